@@ -1,0 +1,170 @@
+"""The ``stratum`` command: thin wrappers that build a config and call one function."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from adaptive_router.config import RoutingConfig, env_var, load_config, setting_docs
+from adaptive_router.errors import StratumError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def routing_options(func: F) -> F:
+    """Add ``--config`` and one flag per RoutingConfig field, each with its env variable."""
+    for f in reversed(dataclasses.fields(RoutingConfig)):
+        option = click.option(
+            "--" + f.name.replace("_", "-"),
+            f.name,
+            type=click.FLOAT if f.type in ("float", float) else str,
+            default=None,
+            envvar=env_var(f.name),
+            show_envvar=True,
+            help=f"{f.metadata['help']} [default: {_shown_default(f.default)}]",
+        )
+        func = option(func)
+    config_option = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="STRATUM_CONFIG",
+        show_envvar=True,
+        help="TOML or YAML file with a [routing] table (flags and env variables win over it).",
+    )
+    return config_option(func)
+
+
+def _shown_default(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value) or "(empty)"
+
+
+def build_config(config_path: Path | None, flags: dict[str, Any]) -> RoutingConfig:
+    """Merge file, environment and flags into a RoutingConfig, or exit with a clear error."""
+    names = {f.name for f in dataclasses.fields(RoutingConfig)}
+    overrides = {k: v for k, v in flags.items() if k in names}
+    try:
+        return load_config(config_path, overrides=overrides)
+    except StratumError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="stratum-router", prog_name="stratum")
+def main() -> None:
+    """Stratum: one OpenAI-compatible endpoint in front of a small fast LLM tier and a big
+    slow one, choosing per request by prompt complexity, GPU headroom and latency.
+
+    Every flag can also be set with the environment variable shown in its help.
+    """
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("--tier", help="Force a tier (low/high), as a model alias or header would.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole decision as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the tier.")
+@routing_options
+def route(
+    prompt: str,
+    tier: str | None,
+    as_json: bool,
+    quiet: bool,
+    config_path: Path | None,
+    **flags: Any,
+) -> None:
+    """Show which tier PROMPT would go to, and why. PROMPT "-" reads standard input.
+
+    \b
+    Example:
+      stratum route "Prove the Riemann hypothesis step by step"
+    """
+    from adaptive_router.router import AdaptiveRouter
+
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    config = build_config(config_path, flags)
+    with AdaptiveRouter(config) as router:
+        if config.vram_poll_interval_ms > 0:
+            router.monitor.poll()  # a one-shot command: read the GPU once before deciding
+        try:
+            decision = router.explain(prompt, tier=tier)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(decision.to_dict(), indent=2))
+        return
+    click.echo(decision.tier)
+    if quiet:
+        return
+    click.echo(f"  rule:   {decision.rule}: {decision.reason}")
+    dims = "  ".join(f"{name} {value:.2f}" for name, value in decision.breakdown.items())
+    click.echo(f"  score:  {decision.score:.3f}  ({dims})")
+    shown = {k: v for k, v in decision.signals.items() if v is not None}
+    click.echo("  signals: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
+
+
+def _fmt(value: float | bool | None) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--weak", required=True, help="Model whose judge scores are tier_low's outcome.")
+@click.option("--strong", required=True, help="Model whose judge scores are tier_high's outcome.")
+@click.option(
+    "--target-high-share",
+    type=click.FloatRange(0.0, 1.0),
+    help="Also print the complexity_threshold that sends this share of prompts to tier_high.",
+)
+def evaluate(file: Path, weak: str, strong: str, target_high_share: float | None) -> None:
+    """Measure routing quality (APGR) of the complexity scorer on a judged JSONL file.
+
+    Each line of FILE: {"prompt": "...", "judge_scores": {"model": score, ...}}.
+    APGR: send the top-k% of prompts by score to the strong model for k = 0..100; the mean
+    share of the weak-to-strong quality gap recovered. Random routing scores 0.50.
+
+    \b
+    Example:
+      stratum eval arena_bench_v1.jsonl --weak Mistral-7B-Instruct-v0.1 \\
+          --strong gpt-4-turbo --target-high-share 0.1
+    """
+    from adaptive_router.evaluation import apgr, load_outcomes, pgr_curve, threshold_for_share
+    from adaptive_router.scoring import ComplexityScorer
+
+    try:
+        examples = load_outcomes(file, weak, strong)
+        scorer = ComplexityScorer()
+        scores = [scorer.score(example.prompt).total for example in examples]
+        value = apgr(scores, examples)
+        curve = pgr_curve(scores, examples)
+    except (StratumError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"prompts:  {len(examples)}   weak: {weak}   strong: {strong}")
+    click.echo(f"APGR:     {value:.3f}   (random routing: 0.500)")
+    for pct in (10, 20, 50):
+        click.echo(f"PGR at {pct:>2}% sent to tier_high: {curve[pct]:.3f}")
+    default = RoutingConfig().complexity_threshold
+    share = sum(s >= default for s in scores) / len(scores)
+    click.echo(f"share at the default threshold {default:.2f}: {share:.1%}")
+    if target_high_share is not None:
+        threshold = threshold_for_share(scores, target_high_share)
+        click.echo(
+            f"complexity_threshold for {target_high_share:.0%} to tier_high: {threshold:.4f}"
+        )
+
+
+@main.command("config")
+@routing_options
+def show_config(config_path: Path | None, **flags: Any) -> None:
+    """Print the effective routing settings (defaults < file < environment < flags)."""
+    config = build_config(config_path, flags)
+    for name, env, _default, _help in setting_docs():
+        value = getattr(config, name)
+        click.echo(f"{name} = {_shown_default(value)}    # {env}")

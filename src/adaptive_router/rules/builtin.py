@@ -1,0 +1,110 @@
+"""The default rule chain: override -> complexity -> vram -> gpu_util -> sla.
+
+Each rule has one job and explains itself. They read their thresholds from
+``ctx.config``, so one chain serves any config. The GPU rules abstain on unknown or stale
+readings rather than guess; the SLA rule keeps probing tier_high while it diverts, so a
+recovered tier_high gets traffic back.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from adaptive_router.rules.base import RoutingContext, Rule, Verdict
+from adaptive_router.tiers import TIER_HIGH, TIER_LOW
+
+
+class OverrideRule:
+    """An explicitly requested tier (model alias, header, ``tier=``) wins."""
+
+    name = "override"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        if ctx.requested_tier is None:
+            return None
+        return Verdict(ctx.requested_tier, f"{ctx.requested_tier} requested explicitly")
+
+
+class ComplexityRule:
+    """A prompt scoring below ``complexity_threshold`` goes to tier_low."""
+
+    name = "complexity"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        threshold = ctx.config.complexity_threshold
+        if ctx.score.total < threshold:
+            return Verdict(TIER_LOW, f"score {ctx.score.total:.2f} < threshold {threshold:.2f}")
+        return None
+
+
+def _fresh_gpu_data(ctx: RoutingContext) -> bool:
+    vram = ctx.vram
+    age_ms = (ctx.now - vram.taken_at) * 1000.0
+    return vram.available and bool(vram.gpus) and age_ms <= ctx.config.vram_stale_ms
+
+
+class VRAMRule:
+    """Less free GPU memory than ``vram_headroom_gb`` sends work to tier_low."""
+
+    name = "vram"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        free = ctx.vram.min_free_gb
+        headroom = ctx.config.vram_headroom_gb
+        if free is None or not _fresh_gpu_data(ctx) or free >= headroom:
+            return None
+        return Verdict(TIER_LOW, f"free VRAM {free:.2f} GB < headroom {headroom:.2f} GB")
+
+
+class GPUUtilRule:
+    """A GPU busier than ``gpu_util_circuit_pct`` trips the circuit to tier_low."""
+
+    name = "gpu_util"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        util = ctx.vram.max_util_pct
+        limit = ctx.config.gpu_util_circuit_pct
+        if util is None or not _fresh_gpu_data(ctx) or util <= limit:
+            return None
+        return Verdict(TIER_LOW, f"GPU utilisation {util:.0f}% > circuit {limit:.0f}%")
+
+
+class SLARule:
+    """tier_high slower than ``latency_sla_ms`` (TTFT EMA) diverts to tier_low.
+
+    While diverting, one in every ``1 / sla_probe_share`` qualifying requests still goes to
+    tier_high, so its TTFT estimate keeps being measured and the rule lets go once it is
+    fast again.
+    """
+
+    name = "sla"
+
+    def __init__(self) -> None:
+        self._diverted = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        ema = ctx.latency[TIER_HIGH].ttft_ms
+        sla = ctx.config.latency_sla_ms
+        if ema is None or ema <= sla:
+            return None
+        slow = f"tier_high TTFT {ema:.0f} ms > SLA {sla:.0f} ms"
+        if self._probe_due(ctx.config.sla_probe_share):
+            return Verdict(TIER_HIGH, f"probe: {slow}; re-measuring tier_high")
+        return Verdict(TIER_LOW, slow)
+
+    def _probe_due(self, share: float) -> bool:
+        if share <= 0:
+            return False
+        every = max(1, round(1.0 / share))
+        with self._lock:
+            self._diverted += 1
+            if self._diverted >= every:
+                self._diverted = 0
+                return True
+        return False
+
+
+def default_rules() -> list[Rule]:
+    """A fresh default chain (rules carry state, so each router gets its own)."""
+    return [OverrideRule(), ComplexityRule(), VRAMRule(), GPUUtilRule(), SLARule()]

@@ -1,0 +1,63 @@
+"""Which text of a request is scored.
+
+The scorer sees the **last user turn** only:
+
+- the system prompt is left out: apps send the same long system prompt with every request,
+  and it would make every request look complex;
+- earlier turns are left out: the question being answered now is what the tier must handle
+  ("thanks!" after a hard question is easy);
+- of multi-part content (OpenAI ``[{"type": "text", ...}, {"type": "image_url", ...}]``)
+  the text parts are joined with newlines; images, audio and unknown part types are skipped.
+
+When no user turn has text, the last turn with any text is scored; with none, "".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+Prompt: TypeAlias = str | Sequence[Mapping[str, Any]]
+
+_TEXT_PART_TYPES = frozenset({"text", "input_text"})
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """The text to score for a prompt string or an OpenAI ``messages`` list.
+
+    >>> prompt_text([{"role": "system", "content": "Be brief."},
+    ...              {"role": "user", "content": "Hi"}])
+    'Hi'
+    """
+    if isinstance(prompt, str):
+        return prompt
+    if not isinstance(prompt, Sequence):
+        raise TypeError(
+            f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
+        )
+    messages = [m for m in prompt if isinstance(m, Mapping)]
+    for role in ("user", None):
+        for message in reversed(messages):
+            if role is not None and message.get("role") != role:
+                continue
+            text = content_text(message.get("content"))
+            if text:
+                return text
+    return ""
+
+
+def content_text(content: object) -> str:
+    """The text of one message's ``content``: a string, or the text parts of a list."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, Sequence):
+        return ""
+    texts = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type", "text") in _TEXT_PART_TYPES:
+            text = part.get("text")
+            if isinstance(text, str):
+                texts.append(text)
+    return "\n".join(texts)

@@ -1,0 +1,162 @@
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from adaptive_router import AdaptiveRouter, Decision, RoutingConfig, Verdict
+from adaptive_router.rules import RoutingContext, default_rules
+from tests.conftest import Clock, FixedScorer
+
+Factory = Callable[..., AdaptiveRouter]
+
+
+def test_seed_readme_examples() -> None:
+    with AdaptiveRouter(RoutingConfig(complexity_threshold=0.65, vram_headroom_gb=1.5)) as r:
+        assert r.route("Prove the Riemann hypothesis step by step") == "tier_high"
+        assert r.route("What time is it in Tokyo?") == "tier_low"
+
+
+def test_explain_returns_the_whole_decision(make_router: Factory) -> None:
+    decision = make_router().explain("Prove the Riemann hypothesis step by step")
+    assert isinstance(decision, Decision)
+    assert decision.tier == "tier_high"
+    assert decision.rule == "default"
+    assert 0.65 <= decision.score <= 1.0
+    assert set(decision.breakdown) == {"math", "code", "depth", "tokens", "entities", "negation"}
+    assert decision.signals["vram_available"] is True
+    assert decision.signals["vram_free_gb_min"] == pytest.approx(10.0)
+    assert decision.signals["gpu_util_pct_max"] == pytest.approx(30.0)
+    assert decision.to_dict()["breakdown"] == dict(decision.breakdown)
+    with pytest.raises(AttributeError):
+        decision.tier = "tier_low"  # type: ignore[misc]
+
+
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant. " * 50},
+    {"role": "user", "content": "Prove the Riemann hypothesis step by step"},
+    {"role": "assistant", "content": "That is an open problem."},
+    {"role": "user", "content": [
+        {"type": "text", "text": "What time is it"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+        {"type": "mystery"},
+        {"type": "text", "text": "in Tokyo?"},
+    ]},
+]  # fmt: skip
+
+
+def test_messages_score_the_last_user_turn(make_router: Factory) -> None:
+    router = make_router()
+    assert router.route(MESSAGES) == "tier_low"
+    assert router.route(MESSAGES[:2]) == "tier_high"
+    assert router.explain(MESSAGES).score == router.explain("What time is it\nin Tokyo?").score
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [],
+        [{"role": "user"}],
+        [{"role": "user", "content": None}],
+        [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
+        [{"role": "user", "content": [{"type": "text", "text": 42}, 7, None]}],
+        ["not a message", 3, None],
+        [{"role": "tool", "content": "result"}],
+    ],
+)
+def test_odd_messages_never_crash(make_router: Factory, messages: list[object]) -> None:
+    decision = make_router().explain(messages)  # type: ignore[arg-type]
+    assert decision.tier in ("tier_low", "tier_high")
+
+
+def test_wrong_prompt_type_is_a_clear_type_error(make_router: Factory) -> None:
+    with pytest.raises(TypeError, match="string or a list of messages"):
+        make_router().route(42)  # type: ignore[arg-type]
+
+
+def test_forced_tier_and_bad_tier(make_router: Factory) -> None:
+    router = make_router()
+    assert router.route("hi", tier="high") == "tier_high"
+    assert router.route("Prove the Riemann hypothesis step by step", tier="tier_low") == "tier_low"
+    with pytest.raises(ValueError, match="unknown tier"):
+        router.route("hi", tier="medium")
+
+
+def test_custom_rules_replace_or_extend_the_chain(make_router: Factory) -> None:
+    class Weekend:
+        name = "weekend"
+
+        def __call__(self, ctx: RoutingContext) -> Verdict | None:
+            return Verdict("tier_low", "weekend") if "saturday" in ctx.text else None
+
+    router = make_router(rules=[Weekend(), *default_rules()], scorer=FixedScorer(0.9))
+    assert router.explain("saturday plans").rule == "weekend"
+    assert router.explain("monday plans").rule == "default"
+    bare = make_router(rules=[], scorer=FixedScorer(0.0))
+    assert bare.explain("x").tier == "tier_high"  # no rules: the default tier
+    low_default = make_router(RoutingConfig(default_tier="tier_low"), rules=[])
+    assert low_default.route("x") == "tier_low"
+
+
+def test_sla_rule_recovers_through_probes(make_router: Factory) -> None:
+    cfg = RoutingConfig(latency_sla_ms=2000, sla_probe_share=0.1, sla_decay_half_life_s=0)
+    router = make_router(cfg, scorer=FixedScorer(0.9))
+    router.observe("tier_high", 6000)  # tier_high looks slow
+    tiers = []
+    for _ in range(200):
+        decision = router.explain("hard")
+        tiers.append(decision.tier)
+        if decision.tier == "tier_high":  # a probe: tier_high has recovered, answers fast
+            router.observe("tier_high", 300)
+    assert "tier_low" in tiers[:10]
+    assert tiers[-20:] == ["tier_high"] * 20, "the SLA rule never let go of a recovered tier"
+    assert router.latency.ttft_ms("tier_high") < 2000  # type: ignore[operator]
+
+
+def test_sla_rule_recovers_by_decay_without_traffic(make_router: Factory, clock: Clock) -> None:
+    cfg = RoutingConfig(sla_probe_share=0, sla_decay_half_life_s=30, vram_stale_ms=1e6)
+    router = make_router(cfg, scorer=FixedScorer(0.9))
+    router.observe("tier_high", 8000)
+    assert router.route("hard") == "tier_low"
+    clock.advance(120)  # four half-lives: 8000 -> 500 ms
+    assert router.route("hard") == "tier_high"
+
+
+def test_observe_is_thread_safe(make_router: Factory) -> None:
+    router = make_router()
+
+    def work() -> None:
+        for _ in range(300):
+            router.observe("high", 100, total_ms=500)
+            router.route("hi")
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert router.latency.snapshot()["tier_high"].samples == 1800
+
+
+def test_close_stops_the_monitor_thread() -> None:
+    from adaptive_router import VRAMMonitor
+    from tests.conftest import FakeNVML
+
+    monitor = VRAMMonitor(5, nvml=FakeNVML({0: (8.0, 16.0, 5.0)}))
+    with AdaptiveRouter(RoutingConfig(), monitor=monitor):
+        assert monitor._thread is not None
+        assert monitor._thread.is_alive()
+    assert not monitor._thread.is_alive()
+
+
+def test_import_starts_no_thread_and_touches_no_nvml() -> None:
+    code = (
+        "import sys, threading, adaptive_router;"
+        "assert threading.active_count() == 1, threading.enumerate();"
+        "assert 'pynvml' not in sys.modules;"
+        "print('clean')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "clean"

@@ -1,0 +1,32 @@
+# Shared by scripts/*.sh: create .venv with a Python >= 3.11 and install the project into it.
+# Usage: source scripts/_venv.sh; ensure_venv ".[extras]"
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3 python3.13 python3.12 python3.11; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    echo "error: Stratum needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+    return 1
+}
+
+ensure_venv() {
+    local spec="$1" stamp=".venv/.installed-$(echo "$1" | tr -c 'a-z0-9' '_')"
+    if [ ! -x .venv/bin/python ]; then
+        local python
+        python="$(find_python)"
+        echo "Creating .venv with $("$python" --version)..." >&2
+        "$python" -m venv .venv
+    fi
+    # Reinstall only when the project's dependencies may have changed.
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        echo "Installing stratum-router$([ "$spec" = . ] || echo " ${spec#.}") into .venv..." >&2
+        .venv/bin/python -m pip install --disable-pip-version-check -q -e "$spec"
+        touch "$stamp"
+    fi
+}

@@ -1,0 +1,29 @@
+import importlib
+import pkgutil
+
+import adaptive_router
+
+
+def test_all_is_sorted_and_importable() -> None:
+    names = adaptive_router.__all__
+    assert names == sorted(names)
+    for name in names:
+        assert hasattr(adaptive_router, name), name
+
+
+def test_seed_api_is_exported() -> None:
+    for name in ("AdaptiveRouter", "ComplexityScorer", "Decision", "RoutingConfig", "VRAMMonitor"):
+        assert name in adaptive_router.__all__
+
+
+def test_subpackage_exports_are_sorted_and_reachable() -> None:
+    """Every sub-package re-exports a sorted __all__ of names that exist."""
+    for info in pkgutil.walk_packages(adaptive_router.__path__, "adaptive_router."):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(info.name)
+        exported = getattr(module, "__all__", None)
+        assert exported is not None, f"{info.name} has no __all__"
+        assert exported == sorted(exported), info.name
+        for name in exported:
+            assert hasattr(module, name), f"{info.name}.{name}"

@@ -4,11 +4,10 @@ from pathlib import Path
 import pytest
 
 from adaptive_router import ConfigError, RoutingConfig, load_config
-from adaptive_router.config import env_var, setting_docs
+from adaptive_router._fields import env_var
+from adaptive_router.config import setting_docs
 
-FLOAT_FIELDS = [
-    f for f in dataclasses.fields(RoutingConfig) if f.type == "float"
-]  # fmt: skip
+FLOAT_FIELDS = [f for f in dataclasses.fields(RoutingConfig) if f.type == "float"]
 
 
 def test_defaults_match_the_documented_seed_values() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -11,43 +10,59 @@ from typing import Any, TypeVar
 
 import click
 
-from adaptive_router.config import RoutingConfig, env_var, load_config, setting_docs
+from adaptive_router._fields import env_var, flat_fields, shown
+from adaptive_router.config import RoutingConfig, load_config, setting_docs
 from adaptive_router.errors import StratumError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def routing_options(func: F) -> F:
-    """Add ``--config`` and one flag per RoutingConfig field, each with its env variable."""
-    for f in reversed(dataclasses.fields(RoutingConfig)):
-        option = click.option(
-            "--" + f.name.replace("_", "-"),
-            f.name,
-            type=click.FLOAT if f.type in ("float", float) else str,
-            default=None,
-            envvar=env_var(f.name),
-            show_envvar=True,
-            help=f"{f.metadata['help']} [default: {_shown_default(f.default)}]",
-        )
-        func = option(func)
-    config_option = click.option(
+def settings_options(cls: type) -> Callable[[F], F]:
+    """One flag per setting of ``cls`` (nested settings flattened), each with its env var."""
+
+    def decorate(func: F) -> F:
+        for name, f, tp in reversed(list(flat_fields(cls))):
+            flag = "--" + name.replace("_", "-")
+            decls = [f"{flag}/--no-{flag[2:]}"] if tp is bool else [flag]
+            option = click.option(
+                *decls,
+                name,
+                type=_CLICK_TYPES.get(tp, str),
+                default=None,
+                envvar=env_var(name),
+                show_envvar=True,
+                help=f"{f.metadata['help']} [default: {shown(f.default, f.metadata['secret'])}]",
+            )
+            func = option(func)
+        return func
+
+    return decorate
+
+
+_CLICK_TYPES: dict[Any, Any] = {float: click.FLOAT, int: click.INT, bool: click.BOOL}
+
+
+def config_file_option(func: F) -> F:
+    """``--config FILE`` (env STRATUM_CONFIG)."""
+    option = click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         envvar="STRATUM_CONFIG",
         show_envvar=True,
-        help="TOML or YAML file with a [routing] table (flags and env variables win over it).",
+        help="TOML or YAML settings file (flags and environment variables win over it).",
     )
-    return config_option(func)
+    return option(func)
 
 
-def _shown_default(value: object) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value) or "(empty)"
+def routing_options(func: F) -> F:
+    """``--config`` and one flag per RoutingConfig field."""
+    return config_file_option(settings_options(RoutingConfig)(func))
 
 
 def build_config(config_path: Path | None, flags: dict[str, Any]) -> RoutingConfig:
     """Merge file, environment and flags into a RoutingConfig, or exit with a clear error."""
-    names = {f.name for f in dataclasses.fields(RoutingConfig)}
+    names = {name for name, _f, _tp in flat_fields(RoutingConfig)}
     overrides = {k: v for k, v in flags.items() if k in names}
     try:
         return load_config(config_path, overrides=overrides)
@@ -166,5 +181,4 @@ def show_config(config_path: Path | None, **flags: Any) -> None:
     """Print the effective routing settings (defaults < file < environment < flags)."""
     config = build_config(config_path, flags)
     for name, env, _default, _help in setting_docs():
-        value = getattr(config, name)
-        click.echo(f"{name} = {_shown_default(value)}    # {env}")
+        click.echo(f"{name} = {shown(getattr(config, name))}    # {env}")

@@ -28,7 +28,7 @@ def setting(
 ) -> Any:
     """A dataclass field carrying its help text, allowed range (inclusive) and secrecy."""
     meta = {"help": help, "lo": lo, "hi": hi, "secret": secret}
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
 def env_var(flat_name: str) -> str:

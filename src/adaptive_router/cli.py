@@ -175,6 +175,44 @@ def evaluate(file: Path, weak: str, strong: str, target_high_share: float | None
         )
 
 
+def serve_options(func: F) -> F:
+    """``--config``, every routing and proxy setting as a flag, and ``--log-level``."""
+    from adaptive_router.proxy.config import ProxyConfig
+
+    func = click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default="info",
+        envvar="STRATUM_LOG_LEVEL",
+        show_envvar=True,
+        help="How much the server logs.",
+    )(func)
+    return config_file_option(settings_options(RoutingConfig)(settings_options(ProxyConfig)(func)))
+
+
+@click.command("serve")
+@serve_options
+def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> None:
+    """Run the OpenAI-compatible router in front of two tiers.
+
+    \b
+    Example:
+      stratum serve --tier-low-url http://127.0.0.1:8081/v1 \\
+                    --tier-high-url http://127.0.0.1:8082/v1 --port 9000
+    """
+    from adaptive_router.proxy.config import load_settings
+    from adaptive_router.proxy.server import serve
+
+    try:
+        settings = load_settings(config_path, overrides=flags)
+        serve(settings, log_level=log_level)
+    except StratumError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+main.add_command(serve_command)
+
+
 @main.command("config")
 @routing_options
 def show_config(config_path: Path | None, **flags: Any) -> None:

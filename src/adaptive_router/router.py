@@ -128,11 +128,11 @@ class AdaptiveRouter:
         reason = f"no rule objected: {default} (score {score.total:.2f})"
         return Decision(default, DEFAULT_RULE, reason, score.total, score.breakdown, signals)
 
-    def observe(self, tier: str, ttft_ms: float, total_ms: float | None = None) -> None:
+    def observe(self, tier: str, ttft_ms: float | None, total_ms: float | None = None) -> None:
         """Feed back one request's time to first token (and total time) in milliseconds.
 
         Thread-safe. The SLA rule compares tier_high's TTFT moving average to
-        ``latency_sla_ms``.
+        ``latency_sla_ms``. ``ttft_ms=None`` records only the total time (unstreamed answers).
         """
         self.latency.observe(parse_tier(tier), ttft_ms, total_ms)
 

@@ -24,7 +24,7 @@ class TierLatency:
 
     ttft_ms: float | None
     total_ms: float | None
-    samples: int
+    samples: int  # TTFT samples
 
 
 @dataclass(slots=True)
@@ -63,16 +63,21 @@ class LatencyTracker:
         self._ttft = {tier: _Ema(seed) for tier in TIERS}
         self._total = {tier: _Ema(None) for tier in TIERS}
 
-    def observe(self, tier: Tier, ttft_ms: float, total_ms: float | None = None) -> None:
-        """Record one request's time to first token (and optionally its total time)."""
+    def observe(self, tier: Tier, ttft_ms: float | None, total_ms: float | None = None) -> None:
+        """Record one request's time to first token and/or its total time.
+
+        ``ttft_ms=None`` records the total time only (an unstreamed answer has no TTFT).
+        """
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}: use tier_low or tier_high")
-        if not math.isfinite(ttft_ms) or ttft_ms < 0:
-            raise ValueError(f"ttft_ms must be a finite number >= 0, got {ttft_ms!r}")
+        for name, value in (("ttft_ms", ttft_ms), ("total_ms", total_ms)):
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         now = self._clock()
         with self._lock:
-            self._update(self._ttft[tier], ttft_ms, now)
-            if total_ms is not None and math.isfinite(total_ms) and total_ms >= 0:
+            if ttft_ms is not None:
+                self._update(self._ttft[tier], ttft_ms, now)
+            if total_ms is not None:
                 self._update(self._total[tier], total_ms, now)
 
     def ttft_ms(self, tier: Tier) -> float | None:

@@ -1,0 +1,121 @@
+"""The upstream transport: pooled aiohttp requests, opened up to the first byte.
+
+:func:`open_upstream` sends one request and returns once the upstream has answered with a
+status and its first bytes, so that everything that can fail *before* the client sees a byte
+(connection refused, a 5xx, no first byte in time) raises :class:`UpstreamFailure` and the
+caller can fail over. Lower-layer errors (aiohttp, OSError, timeouts) stop here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+from adaptive_router.proxy.config import TierConfig
+
+# Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1),
+# plus those the proxy sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+        "content-encoding", "authorization", "accept-encoding",
+    }
+)  # fmt: skip
+
+
+class UpstreamFailure(Exception):
+    """The upstream failed before its first byte; ``kind`` labels the metric."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(slots=True)
+class Opened:
+    """An upstream response whose status and first bytes have arrived."""
+
+    response: aiohttp.ClientResponse
+    first: bytes  # the first chunk (streams) or the whole body (non-streams)
+
+
+def new_session() -> aiohttp.ClientSession:
+    """One pooled session per app: keep-alive connections, no per-host limit."""
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=False
+    )
+
+
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    tier: TierConfig,
+    stream: bool,
+) -> Opened:
+    """POST ``body`` to ``url``; return after the first byte, or raise UpstreamFailure."""
+    timeout = aiohttp.ClientTimeout(total=tier.total_timeout_s, sock_connect=tier.connect_timeout_s)
+    response: aiohttp.ClientResponse | None = None
+    try:
+        # An unstreamed answer's first byte comes when it is complete: only the total applies.
+        async with asyncio.timeout(tier.first_byte_timeout_s if stream else None):
+            response = await session.post(url, data=body, headers=headers, timeout=timeout)
+            if response.status >= 500:
+                detail = (await response.read())[:300].decode("utf-8", "replace")
+                raise UpstreamFailure("status", f"HTTP {response.status}: {detail.strip()}")
+            first = await (response.content.readany() if stream else response.read())
+        return Opened(response, first)
+    except UpstreamFailure:
+        _close(response)
+        raise
+    except TimeoutError:
+        _close(response)
+        kind = "timeout" if response is not None else "connect_timeout"
+        raise UpstreamFailure(kind, _timeout_message(response, tier, stream)) from None
+    except (aiohttp.ClientError, OSError) as exc:
+        _close(response)
+        raise UpstreamFailure("connect", f"{type(exc).__name__}: {exc}") from None
+    except BaseException:
+        _close(response)
+        raise
+
+
+def _timeout_message(
+    response: aiohttp.ClientResponse | None, tier: TierConfig, stream: bool
+) -> str:
+    if not stream:
+        return f"no complete answer within {tier.total_timeout_s:g} s"
+    if response is None:
+        return f"no response within {tier.first_byte_timeout_s:g} s"
+    return f"no first byte within {tier.first_byte_timeout_s:g} s"
+
+
+def _close(response: aiohttp.ClientResponse | None) -> None:
+    if response is not None:
+        response.close()
+
+
+async def discover_model(
+    session: aiohttp.ClientSession, base_url: str, timeout_s: float
+) -> str | None:
+    """The first model id an OpenAI-compatible server lists at /models, or None."""
+    try:
+        async with session.get(
+            base_url + "/models", timeout=aiohttp.ClientTimeout(total=timeout_s)
+        ) as response:
+            if response.status != 200:
+                return None
+            data = orjson.loads(await response.read())
+    except (aiohttp.ClientError, OSError, TimeoutError, orjson.JSONDecodeError):
+        return None
+    models = data.get("data") if isinstance(data, dict) else None
+    if isinstance(models, list) and models and isinstance(models[0], dict):
+        model_id = models[0].get("id")
+        return model_id if isinstance(model_id, str) else None
+    return None

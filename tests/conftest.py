@@ -106,3 +106,35 @@ def make_router(clock: Clock, fake_nvml: FakeNVML) -> Iterator[Callable[..., Ada
     yield make
     for router in routers:
         router.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real llama-server on the Gemma 3 270M GGUF; yields its base URL (.../v1)."""
+    import os
+
+    from adaptive_router.errors import EngineError
+    from adaptive_router.stack import LlamaServer, LlamaServerSpec, default_model
+
+    try:
+        model = default_model()
+    except EngineError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"real-engine tests need the stack extra: {exc}")
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    server = LlamaServer(LlamaServerSpec(model, free_port(), parallel=4, ctx_size=4096), log)
+    server.start()
+    try:
+        server.wait_ready(120)
+        yield server.spec.base_url
+    finally:
+        server.stop()

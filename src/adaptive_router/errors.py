@@ -3,6 +3,7 @@
     StratumError
      ├── ConfigError (also ValueError)    a setting is missing, malformed or out of range
      ├── DataFileError (also ValueError)  an input file (JSONL data set) cannot be used
+     ├── EngineError                      an engine (llama-server) is missing or won't start
      └── HTTPError                        answers an HTTP request with an OpenAI-style error
           ├── BadRequest             400  the request body or a parameter is wrong
           ├── Unauthorized           401  missing or wrong API key
@@ -37,6 +38,10 @@ class DataFileError(StratumError, ValueError):
         self.path = path
         self.line = line
         self.problem = problem
+
+
+class EngineError(StratumError):
+    """An engine is missing, or a server would not start or become healthy."""
 
 
 class HTTPError(StratumError):

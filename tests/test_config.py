@@ -6,6 +6,7 @@ import pytest
 from adaptive_router import ConfigError, RoutingConfig, load_config
 from adaptive_router._fields import env_var
 from adaptive_router.config import setting_docs
+from adaptive_router.proxy import ProxyConfig
 
 FLOAT_FIELDS = [f for f in dataclasses.fields(RoutingConfig) if f.type == "float"]
 
@@ -114,9 +115,10 @@ def test_bad_environment_value_is_named() -> None:
         load_config(environ={env_var("latency_sla_ms"): "fast"})
 
 
-def test_every_setting_is_documented() -> None:
+@pytest.mark.parametrize("cls", [RoutingConfig, ProxyConfig], ids=lambda c: c.__name__)
+def test_every_setting_is_documented(cls: type) -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
-    for name, env, default, _help in setting_docs():
+    for name, env, default, _help in setting_docs(cls):
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` ")), None)
         assert row is not None, f"{name} missing from docs/configuration.md"
         assert f"`{env}`" in row, f"{name}: environment variable not documented"

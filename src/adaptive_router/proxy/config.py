@@ -44,7 +44,7 @@ class TierConfig:
     api_key: str = setting("", "API key sent upstream as a Bearer token.", secret=True)
     connect_timeout_s: float = setting(5.0, "Seconds to open a connection.", 0.01, 3600.0)
     first_byte_timeout_s: float = setting(
-        120.0, "Seconds to the first response byte (prompt prefill included).", 0.01, 3600.0
+        120.0, "Seconds to the first byte of a streamed answer (prompt prefill included).", 0.01, 3600.0
     )
     idle_timeout_s: float = setting(
         60.0, "Seconds allowed between two chunks of a streamed answer.", 0.01, 3600.0
@@ -92,6 +92,7 @@ class ProxyConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        object.__setattr__(self, "tier_header", self.tier_header.strip().lower())
         names = [*self.auto_models, *self.high_models, *self.low_models]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:

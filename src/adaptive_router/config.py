@@ -127,26 +127,55 @@ def load_config(
     >>> load_config(environ={"STRATUM_COMPLEXITY_THRESHOLD": "0.5"}).complexity_threshold
     0.5
     """
-    file_values = {}
-    if path is not None:
-        file_values = section(read_config_file(Path(path)), "routing", Path(path))
-    config: RoutingConfig = from_flat(
-        RoutingConfig, merged(RoutingConfig, file_values, environ, overrides)
-    )
+    config: RoutingConfig = load_sections(
+        path, {"routing": RoutingConfig}, environ=environ, overrides=overrides
+    )["routing"]
     return config
+
+
+# The tables a settings file may hold: one per settings class of the project.
+TABLES = ("routing", "proxy", "stack")
+
+
+def load_sections(
+    path: str | os.PathLike[str] | None,
+    classes: Mapping[str, type],
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build each settings class from its file table, the environment and flat overrides.
+
+    ``overrides`` maps flat setting names (as the CLI flags spell them) to values; None
+    values are ignored, names of other classes are left to them.
+    """
+    data = read_config_file(Path(path)) if path is not None else {}
+    unknown = set(data) - set(TABLES)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown table(s) {', '.join(sorted(unknown))}; "
+            f"known tables: {', '.join(TABLES)}"
+        )
+    built: dict[str, Any] = {}
+    for name, cls in classes.items():
+        file_values = section(data, name, Path(path)) if path is not None else {}
+        names = {flat for flat, _f, _tp in flat_fields(cls)}
+        wanted = {k: v for k, v in (overrides or {}).items() if k in names and v is not None}
+        built[name] = from_flat(cls, merged(cls, file_values, environ, wanted), name)
+    return built
 
 
 def merged(
     cls: type,
     file_values: Mapping[str, Any],
     environ: Mapping[str, str] | None,
-    overrides: Mapping[str, Any] | None,
+    overrides: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Flat values for ``cls``: file < environment < overrides (None overrides are unset)."""
+    """Flat values for ``cls``: file < environment < overrides."""
     env = os.environ if environ is None else environ
     values = dict(file_values)
     for name, _f, _tp in flat_fields(cls):
         if env_var(name) in env:
             values[name] = env[env_var(name)]
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values.update(overrides)
     return values

@@ -14,19 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from adaptive_router._fields import (
-    flat_fields,
-    from_flat,
-    read_config_file,
-    section,
     setting,
     validate,
 )
-from adaptive_router.config import RoutingConfig, merged
+from adaptive_router.config import RoutingConfig, load_sections
 from adaptive_router.errors import ConfigError
 from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier
 
@@ -44,7 +39,10 @@ class TierConfig:
     api_key: str = setting("", "API key sent upstream as a Bearer token.", secret=True)
     connect_timeout_s: float = setting(5.0, "Seconds to open a connection.", 0.01, 3600.0)
     first_byte_timeout_s: float = setting(
-        120.0, "Seconds to the first byte of a streamed answer (prompt prefill included).", 0.01, 3600.0
+        120.0,
+        "Seconds to the first byte of a streamed answer (prompt prefill included).",
+        0.01,
+        3600.0,
     )
     idle_timeout_s: float = setting(
         60.0, "Seconds allowed between two chunks of a streamed answer.", 0.01, 3600.0
@@ -137,17 +135,10 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Routing and proxy settings: defaults < file < environment < overrides (flat names)."""
-    data = read_config_file(Path(path)) if path is not None else {}
-    sections: dict[str, Any] = {}
-    for name, cls in (("routing", RoutingConfig), ("proxy", ProxyConfig)):
-        file_values = section(data, name, Path(path)) if path is not None else {}
-        wanted = {k: v for k, v in (overrides or {}).items() if k in _flat_names(cls)}
-        sections[name] = from_flat(cls, merged(cls, file_values, environ, wanted), name)
-    unknown = set(data) - {"routing", "proxy"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown table(s) {', '.join(sorted(unknown))}")
+    sections = load_sections(
+        path,
+        {"routing": RoutingConfig, "proxy": ProxyConfig},
+        environ=environ,
+        overrides=overrides,
+    )
     return Settings(**sections)
-
-
-def _flat_names(cls: type) -> set[str]:
-    return {name for name, _f, _tp in flat_fields(cls)}

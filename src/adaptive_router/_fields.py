@@ -46,13 +46,29 @@ def is_settings(tp: Any) -> bool:
 
 
 def flat_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field[Any], Any]]:
-    """(flat name, field, type) of every leaf setting, nested classes flattened."""
+    """(flat name, field, type) of every leaf setting, nested classes flattened.
+
+    A nested field's default is the one of its parent's default instance, so two nested
+    settings of one class may differ (tier_low's engine on 8081, tier_high's on 8082).
+    """
     for f in dataclasses.fields(cls):
         tp = hints(cls)[f.name]
         if is_settings(tp):
-            yield from flat_fields(tp, f"{prefix}{f.name}_")
+            parent_default = f.default
+            for name, leaf, leaf_tp in flat_fields(tp, f"{prefix}{f.name}_"):
+                if parent_default is not dataclasses.MISSING:
+                    leaf_name = name.removeprefix(f"{prefix}{f.name}_")
+                    if leaf_name in {g.name for g in dataclasses.fields(tp)}:
+                        leaf = _with_default(leaf, getattr(parent_default, leaf_name))
+                yield name, leaf, leaf_tp
         else:
             yield prefix + f.name, f, tp
+
+
+def _with_default(f: dataclasses.Field[Any], default: Any) -> dataclasses.Field[Any]:
+    copy: dataclasses.Field[Any] = dataclasses.field(default=default, metadata=f.metadata)
+    copy.name = f.name
+    return copy
 
 
 def validate(obj: Any) -> None:
@@ -91,15 +107,17 @@ def from_flat(cls: type, values: Mapping[str, Any], source: str = "config") -> A
     return _construct(cls, converted, "")
 
 
-def _construct(cls: type, flat: Mapping[str, Any], prefix: str) -> Any:
+def _construct(cls: type, flat: Mapping[str, Any], prefix: str, base: Any = None) -> Any:
+    """Build ``cls`` from flat values; nested settings start from their declared default."""
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         tp = hints(cls)[f.name]
         if is_settings(tp):
-            kwargs[f.name] = _construct(tp, flat, f"{prefix}{f.name}_")
+            default = f.default if f.default is not dataclasses.MISSING else None
+            kwargs[f.name] = _construct(tp, flat, f"{prefix}{f.name}_", default)
         elif prefix + f.name in flat:
             kwargs[f.name] = flat[prefix + f.name]
-    return cls(**kwargs)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
 def convert(name: str, tp: Any, raw: Any, source: str) -> Any:

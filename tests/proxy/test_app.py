@@ -303,3 +303,27 @@ async def test_unstreamed_answers_record_total_time_only(make_app: AppFactory) -
     latency = app.router.latency.snapshot()["tier_low"]
     assert latency.ttft_ms is None
     assert latency.total_ms is not None
+
+
+async def test_status_api_and_page(make_app: AppFactory, high: FakeUpstream) -> None:
+    app = await make_app()
+    await call(app, CHAT, EASY)
+    await call(app, CHAT, chat("gemma4-smart", stream=True))
+    high.behaviour = "status"
+    await call(app, CHAT, chat("gemma4-smart"))  # fails over to tier_low
+    status = (await call(app, "/api/status", method="GET")).json()
+    assert status["tiers"]["tier_low"]["answered"] == 2
+    assert status["tiers"]["tier_high"]["answered"] == 1
+    assert status["tiers"]["tier_high"]["ttft_ema_ms"] is not None
+    assert status["tiers"]["tier_low"]["share"] == pytest.approx(2 / 3)
+    newest, streamed, oldest = status["recent"]
+    assert (newest["decided"], newest["tier"], newest["failover"]) == (
+        "tier_high", "tier_low", True,
+    )  # fmt: skip
+    assert streamed["ttft_ms"] is not None
+    assert oldest["rule"] == "complexity"
+    page = await call(app, "/", method="GET")
+    assert page.status == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert b"api/status" in page.body
+    assert b"http://" not in page.body and b"https://" not in page.body  # nothing external

@@ -37,6 +37,8 @@ from adaptive_router.proxy.requests import (
     parse_completion,
     read_body,
 )
+from adaptive_router.proxy.status import StatusBoard
+from adaptive_router.proxy.status import page as status_page
 from adaptive_router.proxy.transport import discover_model, new_session
 from adaptive_router.proxy.upstream import TierPool, Upstream
 from adaptive_router.router import AdaptiveRouter
@@ -83,7 +85,10 @@ class ProxyApp:
         self.created = int(time.time())
         self._session: aiohttp.ClientSession | None = None
         self._forwarder = Forwarder(proxy, self.pools, self.router, self.metrics, self.session)
+        self.board = StatusBoard()
         self._get_routes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
+            "/": self._page,
+            "/api/status": self._status,
             "/v1/models": self._models,
             "/health": self._health,
             "/metrics": self._metrics,
@@ -171,7 +176,17 @@ class ProxyApp:
         decision = self.router.explain(request.prompt, tier=forced)
         self.metrics.decisions.labels(decision.tier, decision.rule).inc()
         self.metrics.score.observe(decision.score)
-        await self._forwarder.forward(exchange, path, request, decision)
+        try:
+            await self._forwarder.forward(exchange, path, request, decision)
+        except HTTPError as exc:
+            exchange.status = exc.status
+            raise
+        finally:
+            total_ms = (time.perf_counter() - exchange.started) * 1000.0
+            self.board.record(
+                decision, exchange.tier, exchange.status, exchange.ttft_ms, total_ms,
+                exchange.failover,
+            )  # fmt: skip
 
     def _requested_tier(self, model: str | None, headers: dict[str, str]) -> Tier | None:
         header = headers.get(self.settings.proxy.tier_header)
@@ -198,9 +213,10 @@ class ProxyApp:
         ]
         await _send(send, 200, orjson.dumps({"object": "list", "data": data}))
 
-    async def _health(self, scope: Scope, send: Send) -> None:
+    def tier_health(self) -> dict[str, dict[str, Any]]:
+        """Readiness and upstream state per tier (the body of /health)."""
         now = time.monotonic()
-        tiers = {
+        return {
             tier: {
                 "ready": pool.ready(),
                 "upstreams": [
@@ -217,10 +233,20 @@ class ProxyApp:
             }
             for tier, pool in self.pools.items()
         }
+
+    async def _health(self, scope: Scope, send: Send) -> None:
+        tiers = self.tier_health()
         ready = [t for t, info in tiers.items() if info["ready"]]
         status = "ok" if len(ready) == len(tiers) else "degraded" if ready else "down"
         body = {"status": status, "tiers": tiers}
         await _send(send, 200 if ready else 503, orjson.dumps(body))
+
+    async def _page(self, scope: Scope, send: Send) -> None:
+        await _send(send, 200, status_page(), "text/html; charset=utf-8")
+
+    async def _status(self, scope: Scope, send: Send) -> None:
+        body = self.board.snapshot(self.router, self.pools, self.tier_health())
+        await _send(send, 200, orjson.dumps(body))
 
     async def _metrics(self, scope: Scope, send: Send) -> None:
         await _send(send, 200, self.metrics.render(), CONTENT_TYPE)

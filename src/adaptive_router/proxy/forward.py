@@ -52,10 +52,15 @@ class Exchange:
     request_id: str
     started: float  # time.perf_counter() when the request arrived
     response_started: bool = field(default=False)
+    status: int = 0  # what the client was answered
+    tier: Tier | None = None  # the tier that answered
+    ttft_ms: float | None = None
+    failover: bool = False
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         headers.append((b"x-request-id", self.request_id.encode()))
         self.response_started = True
+        self.status = status
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def body(self, chunk: bytes, more: bool = True) -> None:
@@ -159,6 +164,7 @@ class Forwarder:
                 config,
                 request.stream,
             )
+            ex.tier, ex.failover = tier, bool(attempt)
             if attempt:
                 self.metrics.failovers.labels(first_tier, tier).inc()
             headers = _route_headers(decision, tier, first_tier if attempt else None)
@@ -256,7 +262,7 @@ class Forwarder:
             async with asyncio.timeout(None) as idle:
                 while chunk:
                     if not detector.found and detector.feed(chunk):
-                        self._first_token(tier, ex.started)
+                        ex.ttft_ms = self._first_token(tier, ex.started)
                     await ex.body(chunk)
                     last = chunk
                     idle.reschedule(loop.time() + config.idle_timeout_s)
@@ -278,10 +284,11 @@ class Forwarder:
         self.router.observe(tier, None, total_s * 1000.0)
         return outcome
 
-    def _first_token(self, tier: Tier, started: float) -> None:
+    def _first_token(self, tier: Tier, started: float) -> float:
         ttft_s = time.perf_counter() - started
         self.router.observe(tier, ttft_s * 1000.0)
         self.metrics.ttft.labels(tier).observe(ttft_s)
+        return ttft_s * 1000.0
 
 
 def _route_headers(

@@ -7,6 +7,18 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv ".[test]"
 
+# The status-page test drives Debian's chromium headless (Playwright cannot download a
+# browser here). Install it when missing and we may.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing chromium (apt-get)"
+        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: chromium is missing; the browser test will be skipped" >&2
+        echo "      (install it with: sudo apt-get install chromium)" >&2
+    fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from adaptive_router._fields import (
     env_var,
@@ -29,6 +29,8 @@ from adaptive_router._fields import (
 )
 from adaptive_router.errors import ConfigError
 from adaptive_router.tiers import Tier
+
+EngineKindSetting: TypeAlias = Literal["auto", "llama.cpp", "vllm", "sglang"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,24 @@ class RoutingConfig:
     )
     gpu_indices: tuple[int, ...] = setting(
         (), "GPU indices to watch, e.g. 0,1. Empty = every GPU NVML reports."
+    )
+    engine_poll_interval_ms: float = setting(
+        1000.0,
+        "How often the engines' /health and /metrics are polled. 0 disables it.",
+        0.0,
+        60000.0,
+    )
+    engine_stale_ms: float = setting(
+        5000.0, "Engine readings older than this are ignored (their rules abstain).", 1.0, 3.6e6
+    )
+    engine_kind: EngineKindSetting = setting(
+        "auto", "Engine behind the tiers: auto (detect), llama.cpp, vllm or sglang."
+    )
+    high_max_waiting: float = setting(
+        2.0, "tier_high is saturated when more requests than this wait in its queue.", 0.0, 1e6
+    )
+    high_max_kv_usage: float = setting(
+        0.95, "tier_high is saturated when its KV cache is fuller than this (0-1).", 0.0, 1.0
     )
     default_tier: Tier = setting(
         "tier_high", "Tier chosen when every rule abstains (a complex prompt, resources fine)."

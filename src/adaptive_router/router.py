@@ -18,7 +18,14 @@ from adaptive_router.config import RoutingConfig
 from adaptive_router.rules import RoutingContext, Rule, default_rules
 from adaptive_router.scoring import ComplexityScorer
 from adaptive_router.scoring.text import Prompt, prompt_text
-from adaptive_router.signals import LatencyTracker, VRAMMonitor
+from adaptive_router.signals import (
+    EngineMonitor,
+    LatencyTracker,
+    TierLoad,
+    UpstreamLoad,
+    VRAMMonitor,
+    summarise,
+)
 from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, parse_tier
 
 DEFAULT_RULE = "default"
@@ -54,10 +61,11 @@ class Decision:
 class AdaptiveRouter:
     """Routes each prompt to ``"tier_low"`` or ``"tier_high"``.
 
-    Starts its GPU monitor thread on construction (not on import); use it as a context
-    manager or call :meth:`close` to stop it. ``rules`` replaces the default chain
-    (see :func:`adaptive_router.rules.default_rules`); ``monitor`` and ``clock`` are
-    injectable for tests.
+    Starts its GPU monitor thread on construction (not on import), and, given the tiers'
+    ``upstreams`` (OpenAI base URLs), a thread polling their engines' /health and /metrics;
+    use it as a context manager or call :meth:`close` to stop them. ``rules`` replaces the
+    default chain (see :func:`adaptive_router.rules.default_rules`); ``monitor``,
+    ``engine_monitor`` and ``clock`` are injectable for tests.
 
         >>> router = AdaptiveRouter(RoutingConfig(complexity_threshold=0.65))
         >>> router.route("Prove the Riemann hypothesis step by step")
@@ -72,6 +80,8 @@ class AdaptiveRouter:
         scorer: ComplexityScorer | None = None,
         rules: Sequence[Rule] | None = None,
         monitor: VRAMMonitor | None = None,
+        upstreams: Mapping[Tier, Sequence[str]] | None = None,
+        engine_monitor: EngineMonitor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config or RoutingConfig()
@@ -88,7 +98,19 @@ class AdaptiveRouter:
             cfg.vram_poll_interval_ms, cfg.gpu_indices, clock=clock
         )
         self._clock = clock
+        self._tier_of = {url: tier for tier, urls in (upstreams or {}).items() for url in urls}
+        self.engines = engine_monitor
+        if self.engines is None and self._tier_of and cfg.engine_poll_interval_ms > 0:
+            self.engines = EngineMonitor(
+                list(self._tier_of),
+                cfg.engine_poll_interval_ms / 1000.0,
+                engine=cfg.engine_kind,
+                clock=clock,
+            )
+        self._engine_view: tuple[object, Mapping[Tier, TierLoad]] = (None, {})
         self.monitor.start()
+        if self.engines is not None:
+            self.engines.start()
 
     def route(self, prompt: Prompt, *, tier: str | None = None) -> Tier:
         """The tier for ``prompt`` (a string or an OpenAI ``messages`` list).
@@ -102,6 +124,7 @@ class AdaptiveRouter:
         text = prompt_text(prompt)
         score = self.scorer.score(text)
         latency = self.latency.snapshot()
+        engines = self.engine_loads()
         ctx = RoutingContext(
             text=text,
             score=score,
@@ -110,6 +133,7 @@ class AdaptiveRouter:
             latency=latency,
             now=self._clock(),
             config=self.config,
+            engines=engines,
         )
         signals: dict[str, float | bool | None] = {
             "vram_available": ctx.vram.available,
@@ -118,6 +142,10 @@ class AdaptiveRouter:
             "tier_low_ttft_ema_ms": latency[TIER_LOW].ttft_ms,
             "tier_high_ttft_ema_ms": latency[TIER_HIGH].ttft_ms,
         }
+        for tier, load in engines.items():
+            signals[f"{tier}_healthy"] = load.healthy
+            signals[f"{tier}_waiting"] = load.waiting
+            signals[f"{tier}_kv_usage"] = load.kv_usage
         for rule in self.rules:
             verdict = rule(ctx)
             if verdict is not None:
@@ -128,6 +156,24 @@ class AdaptiveRouter:
         reason = f"no rule objected: {default} (score {score.total:.2f})"
         return Decision(default, DEFAULT_RULE, reason, score.total, score.breakdown, signals)
 
+    def engine_loads(self) -> Mapping[Tier, TierLoad]:
+        """Each polled tier's engine load, folded over its upstreams (empty if not polled)."""
+        if self.engines is None:
+            return {}
+        snapshot = self.engines.snapshot()
+        cached_for, loads = self._engine_view
+        if snapshot is not cached_for:  # a new polling round: fold it once, not per request
+            by_tier: dict[Tier, list[UpstreamLoad]] = {}
+            for url, load in snapshot.items():
+                by_tier.setdefault(self._tier_of[url], []).append(load)
+            loads = {tier: summarise(items) for tier, items in by_tier.items()}
+            self._engine_view = (snapshot, loads)
+        return loads
+
+    def tier_of(self, upstream: str) -> Tier | None:
+        """The tier an upstream base URL serves (None if the router does not poll it)."""
+        return self._tier_of.get(upstream)
+
     def observe(self, tier: str, ttft_ms: float | None, total_ms: float | None = None) -> None:
         """Feed back one request's time to first token (and total time) in milliseconds.
 
@@ -137,8 +183,10 @@ class AdaptiveRouter:
         self.latency.observe(parse_tier(tier), ttft_ms, total_ms)
 
     def close(self) -> None:
-        """Stop the GPU monitor thread. Safe to call twice."""
+        """Stop the GPU and engine monitor threads. Safe to call twice."""
         self.monitor.close()
+        if self.engines is not None:
+            self.engines.close()
 
     def __enter__(self) -> AdaptiveRouter:
         return self

@@ -12,13 +12,15 @@ from adaptive_router import AdaptiveRouter, RoutingConfig, Score, VRAMSnapshot
 from adaptive_router.rules import (
     ComplexityRule,
     GPUUtilRule,
+    HealthRule,
     OverrideRule,
     RoutingContext,
+    SaturationRule,
     SLARule,
     VRAMRule,
     default_rules,
 )
-from adaptive_router.signals import GPUReading, TierLatency
+from adaptive_router.signals import EngineMonitor, GPUReading, TierLatency, TierLoad
 from tests.conftest import Clock, FakeNVML, FixedScorer
 
 Factory = Callable[..., AdaptiveRouter]
@@ -33,6 +35,7 @@ def ctx(
     util: float = 10.0,
     age_s: float = 0.0,
     high_ttft: float | None = None,
+    engines: dict[str, TierLoad] | None = None,
     **config: float,
 ) -> RoutingContext:
     vram = (
@@ -51,12 +54,24 @@ def ctx(
         },
         now=NOW,
         config=RoutingConfig(**config),
+        engines=engines or {},  # type: ignore[arg-type]
     )
+
+
+def load(
+    healthy: bool | None = True,
+    waiting: float | None = 0.0,
+    kv: float | None = 0.1,
+    age_s: float = 0.0,
+) -> TierLoad:
+    return TierLoad(healthy, 1.0, waiting, kv, None, None, 1, NOW - age_s)
 
 
 def test_default_chain_order() -> None:
     names = [rule.name for rule in default_rules()]
-    assert names == ["override", "complexity", "vram", "gpu_util", "sla"]
+    assert names == [
+        "override", "health", "complexity", "vram", "gpu_util", "saturation", "sla",
+    ]  # fmt: skip
 
 
 def test_override_rule() -> None:
@@ -97,6 +112,37 @@ def test_gpu_util_rule() -> None:
     assert GPUUtilRule()(ctx(util=90.0)) is None
     assert GPUUtilRule()(ctx(util=97.0, age_s=5.0)) is None
     assert GPUUtilRule()(ctx(free_gb=None)) is None
+
+
+def test_health_rule_sends_traffic_away_from_a_failing_tier() -> None:
+    rule = HealthRule()
+    down_high = rule(ctx(engines={"tier_high": load(False), "tier_low": load(True)}))
+    assert down_high is not None
+    assert (down_high.tier, down_high.reason) == ("tier_low", "tier_high engine failing /health")
+    down_low = rule(ctx(score=0.0, engines={"tier_high": load(True), "tier_low": load(False)}))
+    assert down_low is not None
+    assert down_low.tier == "tier_high"
+    assert rule(ctx(engines={"tier_high": load(False), "tier_low": load(False)})) is None
+    assert rule(ctx(engines={"tier_high": load(True), "tier_low": load(True)})) is None
+    assert rule(ctx(engines={"tier_high": load(False, age_s=60)})) is None  # stale
+    assert rule(ctx(engines={"tier_high": load(None)})) is None  # unknown
+    assert rule(ctx()) is None  # not polled
+
+
+def test_saturation_rule_watches_tier_high_queue_and_kv_cache() -> None:
+    rule = SaturationRule()
+    queued = rule(ctx(engines={"tier_high": load(waiting=3)}))
+    assert queued is not None
+    assert queued.tier == "tier_low"
+    assert "3 waiting > 2" in queued.reason
+    full = rule(ctx(engines={"tier_high": load(kv=0.99)}))
+    assert full is not None
+    assert "KV cache 99% > 95%" in full.reason
+    assert rule(ctx(engines={"tier_high": load(waiting=2, kv=0.95)})) is None
+    assert rule(ctx(engines={"tier_high": load(waiting=9, kv=None)}, high_max_waiting=10)) is None
+    assert rule(ctx(engines={"tier_high": load(waiting=None, kv=None)})) is None
+    assert rule(ctx(engines={"tier_high": load(waiting=50, age_s=60)})) is None  # stale
+    assert rule(ctx(engines={"tier_low": load(waiting=50)})) is None  # only tier_high
 
 
 def test_sla_rule_diverts_and_probes_one_in_n() -> None:
@@ -164,3 +210,50 @@ def test_chain_override_beats_everything(make_router: Factory, fake_nvml: FakeNV
     router = make_router(scorer=FixedScorer(0.1))
     decision = router.explain("anything", tier="high")
     assert (decision.tier, decision.rule) == ("tier_high", "override")
+
+
+VLLM_BUSY = b"""# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="big"} 8.0
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{model_name="big"} 5.0
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{model_name="big"} 0.5
+"""
+
+
+def engine_monitor(pages: dict[str, tuple[int, bytes]], clock: Clock) -> EngineMonitor:
+    """An engine monitor reading canned pages (no network): url -> (status, body)."""
+
+    def fetch(url: str, timeout: float) -> tuple[int, bytes]:
+        if url not in pages:
+            raise OSError("connection refused")
+        return pages[url]
+
+    urls = ["http://low:1/v1", "http://high:2/v1"]
+    return EngineMonitor(urls, interval_s=0, fetch=fetch, clock=clock)
+
+
+def test_chain_saturation_from_real_vllm_metrics(make_router: Factory, clock: Clock) -> None:
+    pages = {
+        "http://high:2/health": (200, b""),
+        "http://high:2/metrics": (200, VLLM_BUSY),
+        "http://low:1/health": (200, b""),
+    }
+    monitor = engine_monitor(pages, clock)
+    upstreams = {"tier_low": ["http://low:1/v1"], "tier_high": ["http://high:2/v1"]}
+    router = make_router(scorer=FixedScorer(0.9), engine_monitor=monitor, upstreams=upstreams)
+    monitor.poll()
+    decision = router.explain("hard")
+    assert (decision.tier, decision.rule) == ("tier_low", "saturation")
+    assert decision.signals["tier_high_waiting"] == 5.0
+
+
+def test_chain_health(make_router: Factory, clock: Clock) -> None:
+    pages = {"http://high:2/health": (200, b""), "http://high:2/metrics": (404, b"")}
+    monitor = engine_monitor(pages, clock)  # tier_low refuses connections
+    upstreams = {"tier_low": ["http://low:1/v1"], "tier_high": ["http://high:2/v1"]}
+    router = make_router(scorer=FixedScorer(0.1), engine_monitor=monitor, upstreams=upstreams)
+    monitor.poll()
+    decision = router.explain("easy")
+    assert (decision.tier, decision.rule) == ("tier_high", "health")
+    assert decision.signals["tier_low_healthy"] is False

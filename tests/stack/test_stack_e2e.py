@@ -3,6 +3,7 @@ the openai SDK as client, failover when tier_high dies, recovery when it is back
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -127,3 +128,22 @@ def test_model_that_fails_to_load_is_reported(tmp_path: Path) -> None:
     assert "exited with code" in done.stderr
     assert "Traceback" not in done.stderr
     assert "stopped" in done.stdout  # the tier_low engine it had started was stopped
+
+
+def test_engine_signals_reach_metrics_and_status(stack: RunningStack) -> None:
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(stack.url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        if 'stratum_engine_healthy{tier="tier_high"} 1.0' in text:
+            break
+        time.sleep(0.5)
+    assert 'stratum_engine_healthy{tier="tier_low"} 1.0' in text
+    assert 'stratum_engine_healthy{tier="tier_high"} 1.0' in text
+    assert 'stratum_engine_running{tier="tier_low"}' in text
+    assert 'stratum_engine_waiting{tier="tier_high"}' in text
+    with urllib.request.urlopen(stack.url + "/api/status", timeout=5) as response:
+        engine = json.loads(response.read())["tiers"]["tier_low"]["engine"]
+    assert engine["engine"] == "llama.cpp"
+    assert engine["slots_total"] == 4

@@ -69,7 +69,9 @@ class ProxyApp:
         settings.proxy.require_upstreams()
         self.settings = settings
         proxy = settings.proxy
-        self.router = router or AdaptiveRouter(settings.routing)
+        self.router = router or AdaptiveRouter(
+            settings.routing, upstreams={tier: proxy.tier(tier).url for tier in TIERS}
+        )
         self.pools: dict[Tier, TierPool] = {
             tier: TierPool(
                 tier,
@@ -245,11 +247,30 @@ class ProxyApp:
         await _send(send, 200, status_page(), "text/html; charset=utf-8")
 
     async def _status(self, scope: Scope, send: Send) -> None:
-        body = self.board.snapshot(self.router, self.pools, self.tier_health())
+        engines = {tier: _engine_view(self.router, tier) for tier in TIERS}
+        body = self.board.snapshot(self.router, self.pools, self.tier_health(), engines)
         await _send(send, 200, orjson.dumps(body))
 
     async def _metrics(self, scope: Scope, send: Send) -> None:
         await _send(send, 200, self.metrics.render(), CONTENT_TYPE)
+
+
+def _engine_view(router: AdaptiveRouter, tier: Tier) -> dict[str, Any] | None:
+    load = router.engine_loads().get(tier)
+    if load is None or router.engines is None:
+        return None
+    kinds = {
+        u.engine for url, u in router.engines.snapshot().items() if router.tier_of(url) == tier
+    }
+    return {
+        "engine": ", ".join(sorted(k for k in kinds if k != "unknown")) or None,
+        "healthy": load.healthy,
+        "running": load.running,
+        "waiting": load.waiting,
+        "kv_usage": load.kv_usage,
+        "slots_busy": load.slots_busy,
+        "slots_total": load.slots_total,
+    }
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -112,3 +112,30 @@ class _LiveCollector(Collector):
             for upstream in pool.upstreams:
                 up.add_metric([tier, upstream.base_url], float(upstream.usable(now)))
         yield up
+        yield from self._engines()
+
+    def _engines(self) -> Iterator[Metric]:
+        healthy = GaugeMetricFamily(
+            "stratum_engine_healthy", "1 while a tier's engine answers /health.", labels=["tier"]
+        )
+        running = GaugeMetricFamily(
+            "stratum_engine_running", "Requests the tier's engines are processing.",
+            labels=["tier"],
+        )  # fmt: skip
+        waiting = GaugeMetricFamily(
+            "stratum_engine_waiting", "Requests queued in the tier's engines.", labels=["tier"]
+        )
+        kv = GaugeMetricFamily(
+            "stratum_engine_kv_usage_ratio", "Fullest KV cache of the tier's engines, 0-1.",
+            labels=["tier"],
+        )  # fmt: skip
+        for tier, load in self._router.engine_loads().items():
+            for family, value in (
+                (healthy, None if load.healthy is None else float(load.healthy)),
+                (running, load.running),
+                (waiting, load.waiting),
+                (kv, load.kv_usage),
+            ):
+                if value is not None:
+                    family.add_metric([tier], value)
+        yield from (healthy, running, waiting, kv)

@@ -63,7 +63,7 @@ class StatusBoard:
         router: AdaptiveRouter,
         pools: Mapping[Tier, TierPool],
         health: Mapping[str, Any],
-        engines: Mapping[str, Any] | None = None,
+        engines: Mapping[Tier, Any] | None = None,
     ) -> dict[str, Any]:
         """The JSON body of ``/api/status``."""
         total = sum(self.answered.values())

@@ -4,7 +4,9 @@ from adaptive_router.rules.base import RoutingContext, Rule, Verdict
 from adaptive_router.rules.builtin import (
     ComplexityRule,
     GPUUtilRule,
+    HealthRule,
     OverrideRule,
+    SaturationRule,
     SLARule,
     VRAMRule,
     default_rules,
@@ -13,10 +15,12 @@ from adaptive_router.rules.builtin import (
 __all__ = [
     "ComplexityRule",
     "GPUUtilRule",
+    "HealthRule",
     "OverrideRule",
     "RoutingContext",
     "Rule",
     "SLARule",
+    "SaturationRule",
     "VRAMRule",
     "Verdict",
     "default_rules",

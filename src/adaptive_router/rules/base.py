@@ -12,12 +12,12 @@ asks its rules in order; the first verdict wins; if all abstain, ``default_tier`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from adaptive_router.config import RoutingConfig
 from adaptive_router.scoring import Score
-from adaptive_router.signals import TierLatency, VRAMSnapshot
+from adaptive_router.signals import TierLatency, TierLoad, VRAMSnapshot
 from adaptive_router.tiers import Tier
 
 
@@ -40,6 +40,7 @@ class RoutingContext:
     latency: Mapping[Tier, TierLatency]
     now: float
     config: RoutingConfig
+    engines: Mapping[Tier, TierLoad] = field(default_factory=dict)  # tiers being polled
 
 
 class Rule(Protocol):

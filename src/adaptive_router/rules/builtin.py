@@ -1,4 +1,5 @@
-"""The default rule chain: override -> complexity -> vram -> gpu_util -> sla.
+"""The default rule chain: override -> health -> complexity -> vram -> gpu_util -> saturation
+-> sla.
 
 Each rule has one job and explains itself. They read their thresholds from
 ``ctx.config``, so one chain serves any config. The GPU rules abstain on unknown or stale
@@ -11,7 +12,8 @@ from __future__ import annotations
 import threading
 
 from adaptive_router.rules.base import RoutingContext, Rule, Verdict
-from adaptive_router.tiers import TIER_HIGH, TIER_LOW
+from adaptive_router.signals import TierLoad
+from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, other_tier
 
 
 class OverrideRule:
@@ -23,6 +25,31 @@ class OverrideRule:
         if ctx.requested_tier is None:
             return None
         return Verdict(ctx.requested_tier, f"{ctx.requested_tier} requested explicitly")
+
+
+def _fresh_engine(ctx: RoutingContext, tier: Tier) -> TierLoad | None:
+    load = ctx.engines.get(tier)
+    if load is None or load.newest_taken_at is None:
+        return None
+    if (ctx.now - load.newest_taken_at) * 1000.0 > ctx.config.engine_stale_ms:
+        return None
+    return load
+
+
+class HealthRule:
+    """A tier whose engines all fail their /health sends every request to the other tier."""
+
+    name = "health"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        for tier in (TIER_HIGH, TIER_LOW):
+            load = _fresh_engine(ctx, tier)
+            other = _fresh_engine(ctx, other_tier(tier))
+            if load is not None and load.healthy is False:
+                if other is not None and other.healthy is False:
+                    return None  # both down: let the proxy try and report
+                return Verdict(other_tier(tier), f"{tier} engine failing /health")
+        return None
 
 
 class ComplexityRule:
@@ -69,6 +96,34 @@ class GPUUtilRule:
         return Verdict(TIER_LOW, f"GPU utilisation {util:.0f}% > circuit {limit:.0f}%")
 
 
+class SaturationRule:
+    """tier_high with a long queue or a nearly full KV cache sends work to tier_low.
+
+    Engines such as vLLM reserve most GPU memory up front, so free VRAM barely moves; the
+    engine's own queue and KV-cache usage are the better signal that tier_high is full.
+    """
+
+    name = "saturation"
+
+    def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        load = _fresh_engine(ctx, TIER_HIGH)
+        if load is None:
+            return None
+        config = ctx.config
+        if load.waiting is not None and load.waiting > config.high_max_waiting:
+            return Verdict(
+                TIER_LOW,
+                f"tier_high saturated: {load.waiting:g} waiting > {config.high_max_waiting:g}",
+            )
+        if load.kv_usage is not None and load.kv_usage > config.high_max_kv_usage:
+            return Verdict(
+                TIER_LOW,
+                f"tier_high saturated: KV cache {load.kv_usage:.0%} > "
+                f"{config.high_max_kv_usage:.0%}",
+            )
+        return None
+
+
 class SLARule:
     """tier_high slower than ``latency_sla_ms`` (TTFT EMA) diverts to tier_low.
 
@@ -107,4 +162,12 @@ class SLARule:
 
 def default_rules() -> list[Rule]:
     """A fresh default chain (rules carry state, so each router gets its own)."""
-    return [OverrideRule(), ComplexityRule(), VRAMRule(), GPUUtilRule(), SLARule()]
+    return [
+        OverrideRule(),
+        HealthRule(),
+        ComplexityRule(),
+        VRAMRule(),
+        GPUUtilRule(),
+        SaturationRule(),
+        SLARule(),
+    ]

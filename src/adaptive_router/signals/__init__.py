@@ -1,6 +1,21 @@
 """Live inputs to routing, each published as an immutable snapshot off the request path."""
 
+from adaptive_router.signals.engine import EngineMonitor, TierLoad, UpstreamLoad, summarise
+from adaptive_router.signals.engine_parse import EngineLoad, detect_engine, parse_metrics
 from adaptive_router.signals.latency import LatencyTracker, TierLatency
 from adaptive_router.signals.vram import GPUReading, VRAMMonitor, VRAMSnapshot
 
-__all__ = ["GPUReading", "LatencyTracker", "TierLatency", "VRAMMonitor", "VRAMSnapshot"]
+__all__ = [
+    "EngineLoad",
+    "EngineMonitor",
+    "GPUReading",
+    "LatencyTracker",
+    "TierLatency",
+    "TierLoad",
+    "UpstreamLoad",
+    "VRAMMonitor",
+    "VRAMSnapshot",
+    "detect_engine",
+    "parse_metrics",
+    "summarise",
+]

@@ -1,0 +1,337 @@
+"""EngineMonitor: each upstream engine's health and load, read from its own endpoints.
+
+One daemon thread polls every upstream (given as its OpenAI base URL, ``http://host:8080/v1``)
+each ``interval_s``: ``GET /health``, ``GET /metrics`` and, on llama.cpp, ``GET /slots``, all at
+the server root, with short timeouts. Each round is published as one immutable mapping
+``base_url -> UpstreamLoad`` by swapping a reference, so readers on the request path never lock
+and never wait on the network. What an engine does not say stays ``None``: the monitor never
+makes a number up. :func:`summarise` folds one tier's upstreams into a :class:`TierLoad`.
+
+Health: 200 is healthy; no connection, a timeout or a 5xx (llama.cpp answers 503 while it
+loads the model) is not; any other answer is unknown. A missing ``/metrics`` (llama-server
+without ``--metrics``, SGLang without ``--enable-metrics``) leaves ``load`` None and says which
+flag turns it on, while health is still reported.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Literal, TypeVar, get_args
+
+from adaptive_router.signals.engine_parse import (
+    EngineKind,
+    EngineLoad,
+    parse_llamacpp_slots,
+    parse_metrics,
+)
+
+logger = logging.getLogger(__name__)
+
+EngineSetting = Literal["auto", "llama.cpp", "vllm", "sglang"]
+Fetch = Callable[[str, float], tuple[int, bytes]]
+"""``fetch(url, timeout_s) -> (status, body)``; raises OSError when there is no answer."""
+_Number = TypeVar("_Number", int, float)
+
+_MAX_BODY = 8 * 1024 * 1024  # a vLLM page with many histograms is ~100 kB
+_METRICS_HINT: dict[EngineKind, str] = {
+    "llama.cpp": "start llama-server with --metrics",
+    "sglang": "start SGLang with --enable-metrics",
+    "vllm": "vLLM serves /metrics at the server root; check the URL",
+    "unknown": "llama-server needs --metrics, SGLang --enable-metrics",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamLoad:
+    """One upstream at one moment. ``taken_at`` is on the monitor's monotonic clock.
+
+    ``healthy`` is None when unknown; ``load`` is None when ``/metrics`` could not be read;
+    ``slots_busy`` / ``slots_total`` come from llama.cpp's ``/slots`` (None elsewhere);
+    ``error`` says what went wrong, if anything.
+    """
+
+    base_url: str
+    engine: EngineKind
+    healthy: bool | None
+    load: EngineLoad | None
+    slots_busy: int | None
+    slots_total: int | None
+    taken_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TierLoad:
+    """One tier's upstreams folded together (see :func:`summarise`)."""
+
+    healthy: bool | None
+    running: float | None
+    waiting: float | None
+    kv_usage: float | None
+    slots_busy: int | None
+    slots_total: int | None
+    upstreams: int
+    newest_taken_at: float | None
+
+
+def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
+    """Fold a tier's upstreams: healthy if any is, counts summed, KV usage the fullest.
+
+    Sums cover only the upstreams that reported the figure; a figure nobody reported is None.
+    Staleness is the caller's call: compare ``newest_taken_at`` with the monitor's clock.
+
+        >>> one = UpstreamLoad("http://a/v1", "vllm", True, EngineLoad("vllm", 3.0, 1.0, 0.5),
+        ...                    None, None, taken_at=10.0)
+        >>> two = UpstreamLoad("http://b/v1", "vllm", False, None, None, None, taken_at=11.0)
+        >>> tier = summarise([one, two])
+        >>> tier.healthy, tier.running, tier.kv_usage, tier.newest_taken_at
+        (True, 3.0, 0.5, 11.0)
+    """
+    items = tuple(loads)
+    health = {item.healthy for item in items} - {None}
+    engine_loads = [item.load for item in items if item.load is not None]
+    return TierLoad(
+        healthy=True if True in health else (False if health else None),
+        running=_sum(load.running for load in engine_loads),
+        waiting=_sum(load.waiting for load in engine_loads),
+        kv_usage=max((ld.kv_usage for ld in engine_loads if ld.kv_usage is not None), default=None),
+        slots_busy=_sum(item.slots_busy for item in items),
+        slots_total=_sum(item.slots_total for item in items),
+        upstreams=len(items),
+        newest_taken_at=max((item.taken_at for item in items), default=None),
+    )
+
+
+def urllib_fetch(url: str, timeout: float) -> tuple[int, bytes]:
+    """GET ``url`` with urllib, ignoring proxy settings (engines are local); HTTP errors are
+    answers (status, body), no answer raises OSError.
+
+        >>> urllib_fetch("http://127.0.0.1:8080/health", 0.5)  # doctest: +SKIP
+        (200, b'{"status":"ok"}')
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Accept": "text/plain, application/json"})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return int(response.status), bytes(response.read(_MAX_BODY))
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, exc.read(_MAX_BODY) if exc.fp is not None else b""
+        finally:
+            exc.close()
+
+
+class EngineMonitor:
+    """Polls the upstream engines in a daemon thread; ``snapshot()`` is the latest round.
+
+        >>> with EngineMonitor(["http://127.0.0.1:8080/v1"]) as monitor:  # doctest: +SKIP
+        ...     monitor.snapshot()["http://127.0.0.1:8080/v1"].load.running
+        1.0
+
+    ``engine`` forces the engine kind instead of detecting it from ``/metrics``; ``fetch``
+    replaces the HTTP GET (tests feed recorded pages); ``clock`` stamps readings.
+    """
+
+    def __init__(
+        self,
+        upstreams: Sequence[str],
+        interval_s: float = 1.0,
+        *,
+        engine: EngineSetting = "auto",
+        timeout_s: float = 0.5,
+        fetch: Fetch = urllib_fetch,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if engine not in get_args(EngineSetting):
+            raise ValueError(f"engine must be one of {get_args(EngineSetting)}, not {engine!r}")
+        if interval_s < 0 or timeout_s <= 0:
+            raise ValueError("interval_s must be >= 0 and timeout_s > 0")
+        self.upstreams = tuple(dict.fromkeys(upstreams))
+        self.interval_s = interval_s
+        self.engine: EngineSetting = engine
+        self.timeout_s = timeout_s
+        self._fetch = fetch
+        self._clock = clock
+        self._detected: dict[str, EngineKind] = {}
+        self._states: dict[str, tuple[object, ...]] = {}
+        self._snapshot: Mapping[str, UpstreamLoad] = MappingProxyType(
+            {url: _not_polled(url) for url in self.upstreams}
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Mapping[str, UpstreamLoad]:
+        """The latest round, ``base_url -> UpstreamLoad`` (read-only; a reference read)."""
+        return self._snapshot
+
+    def start(self) -> None:
+        """Start the polling thread (idempotent). ``interval_s == 0`` disables polling."""
+        if self.interval_s <= 0:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, name="stratum-engine-monitor", daemon=True
+            )
+            self._thread.start()
+
+    def poll(self) -> Mapping[str, UpstreamLoad]:
+        """Poll every upstream once, now, publish the round and return it."""
+        snapshot = MappingProxyType({url: self._poll_one(url) for url in self.upstreams})
+        self._snapshot = snapshot
+        return snapshot
+
+    def close(self) -> None:
+        """Stop the thread and wait for it (at most one round's timeouts). Safe to call twice."""
+        self._stop.set()
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0 + 3 * self.timeout_s * len(self.upstreams))
+
+    def __enter__(self) -> EngineMonitor:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = self._clock()
+            try:
+                self.poll()
+            except Exception:  # a bug must not silently end monitoring: log it, keep polling
+                logger.exception("engine monitor: poll failed")
+            self._stop.wait(max(0.0, self.interval_s - (self._clock() - started)))
+
+    def _poll_one(self, base_url: str) -> UpstreamLoad:
+        root = server_root(base_url)
+        healthy, errors, reachable = self._health(root)
+        load, engine = None, self._engine_for(base_url)
+        slots: tuple[int, int] | None = None
+        if reachable:
+            load, engine, metrics_error = self._metrics(root, engine)
+            errors += [metrics_error] if metrics_error else []
+            slots = self._slots(root) if engine == "llama.cpp" else None
+        if engine != "unknown":
+            self._detected[base_url] = engine
+        result = UpstreamLoad(
+            base_url=base_url,
+            engine=engine,
+            healthy=healthy,
+            load=load,
+            slots_busy=slots[0] if slots else None,
+            slots_total=slots[1] if slots else None,
+            taken_at=self._clock(),
+            error="; ".join(errors) or None,
+        )
+        self._log_change(result)
+        return result
+
+    def _engine_for(self, base_url: str) -> EngineKind:
+        return self._detected.get(base_url, "unknown") if self.engine == "auto" else self.engine
+
+    def _get(self, url: str) -> tuple[int, bytes] | str:
+        """``(status, body)``, or why there was no answer."""
+        try:
+            return self._fetch(url, self.timeout_s)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return _describe(exc)
+
+    def _health(self, root: str) -> tuple[bool | None, list[str], bool]:
+        """(healthy, errors, reachable)."""
+        got = self._get(root + "/health")
+        if isinstance(got, str):
+            return False, [f"/health: {got}"], False
+        status, body = got
+        if status == 200:
+            return True, [], True
+        if status >= 500:
+            loading = " (loading the model)" if b"loading" in body.lower() else ""
+            return False, [f"/health answered {status}{loading}"], True
+        return None, [f"/health answered {status}"], True
+
+    def _metrics(self, root: str, known: EngineKind) -> tuple[EngineLoad | None, EngineKind, str]:
+        """(load, engine, error or "")."""
+        got = self._get(root + "/metrics")
+        if isinstance(got, str):
+            return None, known, f"/metrics: {got}"
+        status, body = got
+        if status != 200:
+            kind = known if known != "unknown" else _engine_from_error(status, body)
+            hint = f": {_METRICS_HINT[kind]}" if status in (404, 501) else ""
+            return None, kind, f"/metrics answered {status}{hint}"
+        forced = None if self.engine == "auto" else self.engine
+        load = parse_metrics(body.decode("utf-8", errors="replace"), forced)
+        if load.engine == "unknown":
+            return None, known, "/metrics has no llama.cpp, vLLM or SGLang metrics"
+        return load, load.engine, ""
+
+    def _slots(self, root: str) -> tuple[int, int] | None:
+        got = self._get(root + "/slots")
+        if isinstance(got, str) or got[0] != 200:
+            return None  # optional: llama-server --no-slots, or busy
+        try:
+            return parse_llamacpp_slots(json.loads(got[1]))
+        except ValueError:
+            return None
+
+    def _log_change(self, result: UpstreamLoad) -> None:
+        state = (result.healthy, result.engine, result.load is None, result.error)
+        previous = self._states.get(result.base_url)
+        if previous == state:
+            return
+        self._states[result.base_url] = state
+        if result.error or result.healthy is False:
+            logger.warning("engine %s: %s", result.base_url, result.error or "not healthy")
+        elif previous is not None:
+            logger.info("engine %s: %s, healthy, load readable", result.base_url, result.engine)
+
+
+def server_root(base_url: str) -> str:
+    """The engine's server root from its OpenAI base URL (a trailing ``/v1`` dropped).
+
+    >>> server_root("http://127.0.0.1:8080/v1/")
+    'http://127.0.0.1:8080'
+    """
+    url = base_url.rstrip("/")
+    return url.removesuffix("/v1") if url.endswith("/v1") else url
+
+
+def _not_polled(base_url: str) -> UpstreamLoad:
+    return UpstreamLoad(base_url, "unknown", None, None, None, None, 0.0, "not polled yet")
+
+
+def _engine_from_error(status: int, body: bytes) -> EngineKind:
+    # llama-server answers 501 not_supported_error "... Start it with `--metrics`"
+    return "llama.cpp" if status == 501 or b"--metrics" in body else "unknown"
+
+
+def _describe(exc: BaseException) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, TimeoutError):
+        return "no answer in time"
+    return str(reason) or type(reason).__name__
+
+
+def _sum(values: Iterable[_Number | None]) -> _Number | None:
+    known = [value for value in values if value is not None]
+    return sum(known[1:], start=known[0]) if known else None

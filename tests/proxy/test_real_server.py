@@ -32,7 +32,7 @@ class Proxy:
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, "the proxy exited during start-up"
         try:
             with urllib.request.urlopen(url + "/health", timeout=1) as response:
                 if response.status == 200:
@@ -43,16 +43,18 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float = 30
 
 
 @pytest.fixture(scope="module")
-def proxy(llama_server: str) -> Iterator[Proxy]:
+def proxy(llama_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "adaptive_router.middleware",
-            "--tier-high-url", llama_server, "--tier-low-url", llama_server,
-            "--port", str(port),
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    log = tmp_path_factory.mktemp("proxy") / "proxy.log"
+    with log.open("w") as out:  # a file, not a pipe: a pipe nobody reads can fill and block
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "adaptive_router.middleware",
+                "--tier-high-url", llama_server, "--tier-low-url", llama_server,
+                "--port", str(port),
+            ],
+            stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import uvicorn
 
@@ -51,6 +56,24 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (KeyboardInterrupt), so cleanup code runs.
+
+    uvicorn handles both signals while serving and re-raises the one it caught once it has
+    shut down gracefully; with this handler installed that ends in a clean exit, not a kill.
+    """
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Run the proxy until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
     settings.proxy.require_upstreams()
@@ -66,4 +89,5 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         timeout_graceful_shutdown=5,
     )
     print(describe(settings), flush=True)
-    uvicorn.Server(config).run()
+    with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():
+        uvicorn.Server(config).run()

@@ -12,20 +12,17 @@ import asyncio
 import dataclasses
 import os
 import shlex
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 
 from adaptive_router.errors import StackError
 from adaptive_router.proxy.app import create_app
 from adaptive_router.proxy.config import Settings
-from adaptive_router.proxy.server import check_port_free
+from adaptive_router.proxy.server import check_port_free, sigterm_as_interrupt
 from adaptive_router.stack.config import EngineConfig, StackConfig
 from adaptive_router.stack.llama import LlamaServer, LlamaServerSpec, default_model
 from adaptive_router.stack.state import PartState, RunDir, StackState
@@ -53,7 +50,7 @@ def up(
     run_dir.acquire()
     engines: list[Engine] = []
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             engines = _plan_engines(settings, stack, run_dir)
             _check_ports(settings, engines)
             _start_engines(engines, stack, echo)
@@ -61,8 +58,8 @@ def up(
             state = _state(settings, engines, run_dir)
             run_dir.write(state)
             echo(_ready_banner(settings, run_dir.path, time.monotonic() - began))
-            # uvicorn handles SIGINT/SIGTERM while serving, then re-raises the signal: with
-            # the handler above still installed, that unwinds here and cleans up.
+            # uvicorn re-raises the signal it caught; the handler above turns that into
+            # KeyboardInterrupt, which unwinds here and stops the engines.
             asyncio.run(_serve(settings, engines, stack, run_dir, state, echo, log_level))
     except KeyboardInterrupt:
         echo("interrupted")
@@ -213,17 +210,3 @@ def _ready_banner(settings: Settings, run_dir: Path, elapsed_s: float) -> str:
             f"  status page: {base}/   health: stratum status   logs: {run_dir}",
         ]
     )
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the finally blocks stop what was started."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

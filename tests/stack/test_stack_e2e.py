@@ -9,6 +9,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -33,8 +34,11 @@ def ask(client: openai.OpenAI, text: str, **kwargs: object) -> tuple[str, dict[s
 
 
 @pytest.fixture
-def client(stack: RunningStack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=stack.url + "/v1", api_key="unused", max_retries=0)
+def client(stack: RunningStack) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(
+        base_url=stack.url + "/v1", api_key="unused", max_retries=0
+    ) as client:
+        yield client
 
 
 def test_easy_prompt_low_hard_prompt_high(client: openai.OpenAI) -> None:

@@ -40,10 +40,10 @@ def test_page_shows_both_tiers_and_updates_after_a_request(
     assert page.locator("[data-tier=tier_high] h2").inner_text().startswith("tier_high")
     assert "ready" in page.locator("[data-tier=tier_low] .pill").inner_text()
     before = int(page.locator("[data-tier=tier_low] .answered").inner_text())
-    client = openai.OpenAI(base_url=stack.url + "/v1", api_key="unused", max_retries=0)
-    client.chat.completions.create(
-        model="gemma4-lite", messages=[{"role": "user", "content": "hi"}], max_tokens=4
-    )
+    with openai.OpenAI(base_url=stack.url + "/v1", api_key="unused", max_retries=0) as client:
+        client.chat.completions.create(
+            model="gemma4-lite", messages=[{"role": "user", "content": "hi"}], max_tokens=4
+        )
     page.wait_for_function(
         f"Number(document.querySelector('[data-tier=tier_low] .answered').textContent) > {before}",
         timeout=10_000,

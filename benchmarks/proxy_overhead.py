@@ -1,20 +1,47 @@
-"""What the proxy adds: streaming through Stratum (and LiteLLM) vs straight to the upstream.
+"""What a proxy adds to a streamed answer: Stratum (and LiteLLM) vs calling the upstream directly.
 
-A paced-SSE upstream on loopback (16 chunks, 5 ms apart) answers every request; closed-loop
-streaming clients at each concurrency level measure time to first token (TTFT: the first SSE
-event whose choices carry non-empty content, as llmperf counts it) and end-to-end time, for:
+Run it with the project's virtualenv (the proxy is started with the same interpreter):
+
+    .venv/bin/python benchmarks/proxy_overhead.py
+    .venv/bin/python benchmarks/proxy_overhead.py --concurrency 1,32 --duration-s 5
+    .venv/bin/python benchmarks/proxy_overhead.py --litellm-venv /path/to/venv --out r.json
+
+A paced upstream on loopback (benchmarks/_paced_upstream.py, its own process) streams every
+answer as 16 chat.completion.chunk events 5 ms apart. Closed-loop streaming clients (one
+aiohttp session in this process, its own event loop) keep ``c`` requests in flight at each
+concurrency level and time each request:
+
+- TTFT: from sending the request to receiving the first SSE event whose delta carries
+  non-empty ``content`` (the role-only first event does not count);
+- E2E: to the end of the stream;
+- errors: a status other than 200, a broken connection, a stream without ``data: [DONE]`` or
+  with fewer content events than the upstream sent.
+
+Targets, interleaved at each level so they share the machine's noise:
 
 - ``direct``:  straight to the paced upstream;
-- ``stratum``: through ``python -m adaptive_router.middleware`` (adaptive routing, model
-  "auto", so scoring and the rule chain run on every request);
-- ``litellm``: through LiteLLM's proxy, if a virtualenv with ``litellm[proxy]`` is given:
-  ``python3 -m venv /tmp/litellm && /tmp/litellm/bin/pip install 'litellm[proxy]'``;
-- ``socat``: through a bare TCP relay written in C (when ``socat`` is installed): the floor
-  any extra hop costs on this machine (two more process wake-ups per round trip).
+- ``stratum``: ``python -m adaptive_router.middleware`` with both tiers on the upstream and
+  model "auto", so the complexity scorer and the rule chain run on every request;
+- ``litellm``: LiteLLM's proxy (``litellm --config``), from a separate virtualenv, because
+  LiteLLM's dependencies must not leak into Stratum's. Create it once with:
 
-Targets take turns at each level, so they share the machine's noise. Run:
+      python3 -m venv /work/bench-scratch/litellm-venv
+      /work/bench-scratch/litellm-venv/bin/pip install 'litellm[proxy]'
 
-    python benchmarks/proxy_overhead.py [--concurrency 1,32,200] [--litellm-venv /tmp/litellm]
+  and pass ``--litellm-venv`` (the default is used when it exists; LiteLLM is skipped with a
+  note otherwise). It runs offline (local model cost map, telemetry off, log level WARNING)
+  with a random master key, without which its proxy refuses to start; the same
+  ``Authorization`` header goes to every target, Stratum runs with no client keys;
+- ``socat`` (only when asked for with ``--targets``): a bare TCP relay written in C, the floor
+  one more hop costs on this machine.
+
+Every level is bounded by ``--requests-per-level`` and ``--duration-s`` (whichever comes
+first) after a warm-up that is not counted. The table gives per target and level TTFT p50/p99,
+E2E p50, requests/s, errors, the peak RSS of the proxy process (sampled every 50 ms; for
+``direct`` the upstream's) and its CPU time per request; then the figures DESIGN.md sets
+targets for. Raw figures go to ``--out`` as JSON. Everything listens on 127.0.0.1 only, and
+every child process is stopped on exit, Ctrl-C included. On a small machine the upstream,
+the proxy and the load generator share the cores: read the numbers with that in mind.
 """
 
 from __future__ import annotations
@@ -22,9 +49,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import shutil
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,69 +58,74 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-from aiohttp import web
+import orjson
 
-CHUNKS, GAP_S = 16, 0.005
-KEY = "sk-bench-0123456789abcdef"  # LiteLLM refuses to start without a master key
-HEADERS = {"content-type": "application/json", "authorization": f"Bearer {KEY}"}
-BODY = json.dumps(
-    {
-        "model": "auto",
-        "stream": True,
-        "max_tokens": 16,
-        "messages": [{"role": "user", "content": "hi, how are you?"}],
-    }
-).encode()
+HERE = Path(__file__).resolve().parent
+DEFAULT_LITELLM_VENV = Path("/work/bench-scratch/litellm-venv")
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-proxy-overhead.json"
+TTFT_DEFINITION = (
+    "TTFT = time from sending the request to receiving the first SSE event whose "
+    "choices[].delta.content is non-empty"
+)
+RSS_EVERY_S = 0.05
 
 
-# -- the paced upstream (runs in its own process) -------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    """What one run measures; built from the command line by :func:`parse_args`."""
+
+    levels: tuple[int, ...]
+    requests_per_level: int
+    duration_s: float
+    warmup_s: float
+    chunks: int
+    gap_ms: float
+    targets: tuple[str, ...]
+    litellm_venv: Path | None
+    out: Path
+    logs: Path | None
+    request_timeout_s: float
 
 
-def _event(delta: dict[str, object]) -> bytes:
-    chunk = {
-        "id": "x",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "paced",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
-    }
-    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+@dataclass
+class Target:
+    """Where the load goes and which processes to watch while it does."""
+
+    name: str
+    url: str
+    pids: list[int]
 
 
-async def _paced(request: web.Request) -> web.StreamResponse:
-    await request.read()
-    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
-    await response.prepare(request)
-    await response.write(_event({"role": "assistant"}))
-    for i in range(CHUNKS):
-        await asyncio.sleep(GAP_S)
-        await response.write(_event({"content": f"tok{i} "}))
-    await response.write(b"data: [DONE]\n\n")
-    await response.write_eof()
-    return response
+@dataclass
+class Cell:
+    """One target at one concurrency level: the raw figures."""
+
+    ttft_s: list[float] = field(default_factory=list)
+    e2e_s: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    wall_s: float = 0.0
+    cpu_s: float | None = None
+    client_cpu_s: float = 0.0
+    rss_start_mb: float | None = None
+    rss_peak_mb: float | None = None
+
+    @property
+    def ok(self) -> int:
+        return len(self.e2e_s)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.wall_s if self.wall_s else 0.0
 
 
-async def _models(request: web.Request) -> web.Response:
-    return web.json_response({"object": "list", "data": [{"id": "paced"}]})
-
-
-def serve_upstream(port: int) -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", _paced)
-    app.router.add_get("/v1/models", _models)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-# -- processes ------------------------------------------------------------------------------
+# -- child processes ----------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -103,260 +134,553 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    """Poll ``url`` until it answers 200; exit with the child's log if it dies or times out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{url}: {process.args[0]} exited with {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
-            return
+            fail(f"{process.args!r} exited with {process.returncode}", log)
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+            if answer.status == 200:
+                return
         time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up in {timeout_s:g} s")
+    fail(f"{url} did not answer within {timeout_s:g} s", log)
+
+
+def fail(message: str, log: Path) -> None:
+    tail = log.read_text(errors="replace").splitlines()[-25:]
+    raise SystemExit("\n".join([message, f"last lines of {log}:", *tail]))
 
 
 @contextlib.contextmanager
-def started(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    """Run ``cmd`` until the block ends; yields its pid once ``ready_url`` answers."""
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    process = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+def child(
+    cmd: list[str], ready_url: str, logs: Path, env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Run ``cmd`` in its own process group until the block ends; yields its pid when ready."""
+    log = logs / f"{Path(cmd[0]).name}-{len(list(logs.iterdir()))}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     try:
-        wait_http(ready_url, process)
+        wait_ready(ready_url, process, log, timeout_s=120)
         yield process.pid
     finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, sig)
         try:
-            process.wait(15)
+            process.wait(wait_s)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+            continue
 
 
-def litellm_config(upstream: str, directory: Path) -> Path:
-    path = directory / "litellm.yaml"
-    path.write_text(
-        "model_list:\n  - model_name: auto\n    litellm_params:\n"
-        f"      model: openai/paced\n      api_base: {upstream}\n      api_key: none\n"
-        "litellm_settings:\n  telemetry: false\n  drop_params: true\n"
-    )
-    return path
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (a proxy may run workers)."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                queue.extend(int(p) for p in task.read_text().split())
+    return found
 
 
-# -- load -----------------------------------------------------------------------------------
+# -- the targets ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Level:
-    ttft: list[float] = field(default_factory=list)
-    e2e: list[float] = field(default_factory=list)
-    errors: int = 0
-    wall_s: float = 0.0
-    peak_rss_mb: float | None = None
+def start_targets(stack: contextlib.ExitStack, opts: Options, key: str) -> list[Target]:
+    logs = opts.logs or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "_paced_upstream.py"), "--port", str(port)]
+    cmd += ["--chunks", str(opts.chunks), "--gap-ms", str(opts.gap_ms)]
+    upstream = f"http://127.0.0.1:{port}/v1"
+    pid = stack.enter_context(child(cmd, upstream + "/models", logs))
+    targets = [Target("direct", upstream, [pid])]
+    if "stratum" in opts.targets:
+        targets.append(start_stratum(stack, upstream, logs))
+    if "litellm" in opts.targets:
+        litellm = start_litellm(stack, upstream, logs, opts.litellm_venv, key)
+        targets += [litellm] if litellm else []
+    if "socat" in opts.targets:
+        targets.append(start_socat(stack, port, logs))
+    return [t for t in targets if t.name in opts.targets]
 
 
-async def one(session: aiohttp.ClientSession, url: str, level: Level) -> None:
+def start_stratum(stack: contextlib.ExitStack, upstream: str, logs: Path) -> Target:
+    port = free_port()
+    cmd = [sys.executable, "-m", "adaptive_router.middleware"]
+    cmd += ["--tier-low-url", upstream, "--tier-high-url", upstream, "--port", str(port)]
+    cmd += ["--vram-poll-interval-ms", "0", "--log-level", "warning"]
+    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs))
+    return Target("stratum", f"http://127.0.0.1:{port}/v1", descendants(pid))
+
+
+def start_socat(stack: contextlib.ExitStack, upstream_port: int, logs: Path) -> Target:
+    """A bare TCP relay in C: what one more hop costs here, with no HTTP work at all."""
+    port = free_port()
+    listen = f"TCP-LISTEN:{port},fork,reuseaddr,nodelay,bind=127.0.0.1"
+    cmd = ["socat", listen, f"TCP:127.0.0.1:{upstream_port},nodelay"]
+    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs))
+    del pid  # socat forks a process per connection: its RSS and CPU are not tracked
+    return Target("socat", f"http://127.0.0.1:{port}/v1", [])
+
+
+def start_litellm(
+    stack: contextlib.ExitStack, upstream: str, logs: Path, venv: Path | None, key: str
+) -> Target | None:
+    binary = venv / "bin" / "litellm" if venv else None
+    if binary is None or not binary.exists():
+        print(f"note: LiteLLM skipped: no {binary or '--litellm-venv'}; see --help to create it.")
+        return None
+    config = logs / "litellm.yaml"
+    config.write_text(litellm_config(upstream))
+    port = free_port()
+    cmd = [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, **litellm_env(key)}
+    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health/liveliness", logs, env))
+    return Target("litellm", f"http://127.0.0.1:{port}/v1", descendants(pid))
+
+
+def litellm_config(upstream: str) -> str:
+    return f"""\
+model_list:
+  - model_name: auto
+    litellm_params:
+      model: openai/paced
+      api_base: {upstream}
+      api_key: sk-dummy
+litellm_settings:
+  telemetry: false
+  drop_params: true
+  callbacks: []
+  success_callback: []
+  failure_callback: []
+general_settings:
+  disable_spend_logs: true
+"""
+
+
+def litellm_env(key: str) -> dict[str, str]:
+    """Offline and quiet: no cost-map download, no telemetry, no access log."""
+    return {
+        "LITELLM_MASTER_KEY": key,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY_DISABLED": "true",
+        "LITELLM_LOG": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+# -- the load -------------------------------------------------------------------------------------
+
+
+def request_body() -> bytes:
+    message = {"role": "user", "content": "hi"}
+    return orjson.dumps({"model": "auto", "stream": True, "messages": [message]})
+
+
+def has_content(event: bytes) -> bool:
+    """Whether one SSE event carries a non-empty ``delta.content``."""
+    for line in event.splitlines():
+        payload = line[5:].strip() if line.startswith(b"data:") else b""
+        if not payload.startswith(b"{"):
+            continue
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+            choices = orjson.loads(payload).get("choices") or []
+            if any((c.get("delta") or {}).get("content") for c in choices):
+                return True
+    return False
+
+
+async def read_stream(response: aiohttp.ClientResponse, began: float) -> tuple[float, bytes]:
+    """(TTFT or -1 when no content came, the whole body)."""
+    ttft, pending, parts = -1.0, b"", []
+    async for data in response.content.iter_any():
+        parts.append(data)
+        if ttft < 0:
+            pending += data.replace(b"\r\n", b"\n")
+            *events, pending = pending.split(b"\n\n")
+            if any(has_content(event) for event in events):
+                ttft = time.perf_counter() - began
+    return ttft, b"".join(parts)
+
+
+def stream_error(ttft: float, body: bytes, chunks: int) -> str | None:
+    if ttft < 0:
+        return "no content event"
+    if not body.rstrip().endswith(b"data: [DONE]"):
+        return "no [DONE]"
+    if body.count(b'"tok') < chunks:  # the upstream's content is tok0 .. tok15
+        return "content events lost"
+    return None
+
+
+@dataclass(frozen=True)
+class Load:
+    """What every request of one run shares."""
+
+    session: aiohttp.ClientSession
+    body: bytes
+    headers: dict[str, str]
+    chunks: int
+
+
+async def one_request(load: Load, url: str, cell: Cell) -> None:
     began = time.perf_counter()
-    ttft = None
     try:
-        async with session.post(url, data=BODY, headers=HEADERS) as response:
+        async with load.session.post(url, data=load.body, headers=load.headers) as response:
             if response.status != 200:
-                level.errors += 1
+                cell.errors[f"HTTP {response.status}"] += 1
+                await response.read()
                 return
-            done = False
-            async for line in response.content:
-                if ttft is None and line.startswith(b"data: {") and b'"content"' in line:
-                    ttft = time.perf_counter() - began
-                done = done or line.startswith(b"data: [DONE]")
-            if not done or ttft is None:
-                level.errors += 1
-                return
-    except (aiohttp.ClientError, TimeoutError):
-        level.errors += 1
+            ttft, body = await read_stream(response, began)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        cell.errors[type(exc).__name__] += 1
         return
-    level.ttft.append(ttft)
-    level.e2e.append(time.perf_counter() - began)
+    error = stream_error(ttft, body, load.chunks)
+    if error:
+        cell.errors[error] += 1
+        return
+    cell.ttft_s.append(ttft)
+    cell.e2e_s.append(time.perf_counter() - began)
 
 
-async def run_level(url: str, concurrency: int, requests: int, pid: int | None) -> Level:
-    level = Level()
-    remaining = requests
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        for _ in range(min(concurrency, 8)):  # warm-up: connections and code paths
-            await one(session, url, Level())
+async def closed_loop(load: Load, url: str, c: int, requests: int, seconds: float) -> Cell:
+    """``c`` workers, each sending its next request when the last ends, until either bound."""
+    cell, issued = Cell(), 0
+    deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one(session, url, level)
+    async def worker() -> None:
+        nonlocal issued
+        while issued < requests and time.perf_counter() < deadline:
+            issued += 1
+            await one_request(load, url, cell)
 
-        sampler = asyncio.create_task(sample_rss(pid, level)) if pid else None
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        level.wall_s = time.perf_counter() - began
-        if sampler:
-            sampler.cancel()
-    return level
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(c)))
+    cell.wall_s = time.perf_counter() - began
+    return cell
 
 
-async def sample_rss(pid: int, level: Level) -> None:
-    status = Path(f"/proc/{pid}/status")
+# -- process figures ------------------------------------------------------------------------------
+
+
+def rss_mb(pids: list[int]) -> float | None:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024 if total else None
+
+
+def cpu_s(pids: list[int]) -> float | None:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK") if total else None
+
+
+async def watch_rss(pids: list[int], peak: list[float]) -> None:
+    """Keep the highest RSS seen in ``peak[0]`` until cancelled."""
     while True:
-        with contextlib.suppress(OSError, ValueError):
-            for line in status.read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    mb = int(line.split()[1]) / 1024
-                    level.peak_rss_mb = max(level.peak_rss_mb or 0.0, mb)
-        await asyncio.sleep(0.05)
+        peak[0] = max(peak[0], rss_mb(pids) or 0.0)
+        await asyncio.sleep(RSS_EVERY_S)
 
 
-# -- report ---------------------------------------------------------------------------------
+async def measure(load: Load, target: Target, c: int, opts: Options) -> Cell:
+    """Warm up (not counted), then one bounded closed-loop run, watching the target's RSS."""
+    url = target.url + "/chat/completions"
+    rss_start, peak = rss_mb(target.pids), [0.0]
+    watcher = asyncio.create_task(watch_rss(target.pids, peak))
+    try:
+        await closed_loop(load, url, c, 4 * c + 20, opts.warmup_s)
+        cpu_before, client_before = cpu_s(target.pids), time.process_time()
+        cell = await closed_loop(load, url, c, opts.requests_per_level, opts.duration_s)
+        cpu_after, cell.client_cpu_s = cpu_s(target.pids), time.process_time() - client_before
+    finally:
+        watcher.cancel()
+    if cpu_before is not None and cpu_after is not None:
+        cell.cpu_s = cpu_after - cpu_before
+    cell.rss_start_mb, cell.rss_peak_mb = rss_start, peak[0] or None
+    return cell
 
 
-def pct(values: list[float], q: float) -> float:
+async def run_levels(targets: list[Target], opts: Options, key: str) -> dict[str, dict[int, Cell]]:
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    # SIGTERM cancels the run so that main() unwinds and stops the children (Ctrl-C does the
+    # same through asyncio.Runner); an exception raised in a signal handler could land in a
+    # transport callback and be swallowed there
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    results: dict[str, dict[int, Cell]] = {t.name: {} for t in targets}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    # keep-alive shorter than uvicorn's 5 s, so an idle pooled connection is never reused
+    # just as the server closes it while other targets take their turn
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=3)
+    timeout = aiohttp.ClientTimeout(total=opts.request_timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        load = Load(session, request_body(), headers, opts.chunks)
+        print_table_head()
+        for c in opts.levels:
+            for target in targets:
+                cell = await measure(load, target, c, opts)
+                results[target.name][c] = cell
+                print(table_row(target.name, c, cell), flush=True)
+    return results
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+COLUMNS = (
+    "target | c | requests | TTFT p50 ms | TTFT p99 ms | E2E p50 ms | req/s | errors"
+    " | peak RSS MB | CPU ms/req"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default); NaN when empty."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    rank = q * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def row(name: str, c: int, level: Level) -> str:
-    rps = len(level.e2e) / level.wall_s if level.wall_s else 0.0
-    rss = f"{level.peak_rss_mb:.0f}" if level.peak_rss_mb else "-"
-    return (
-        f"| {name} | {c} | {1e3 * pct(level.ttft, 0.5):.2f} | {1e3 * pct(level.ttft, 0.99):.2f}"
-        f" | {1e3 * pct(level.e2e, 0.5):.1f} | {rps:.0f} | {level.errors} | {rss} |"
+def print_header(opts: Options, targets: list[Target]) -> None:
+    print(
+        f"# Proxy overhead, streaming over loopback: {', '.join(t.name for t in targets)}\n"
+        f"upstream: {opts.chunks} chunks {opts.gap_ms:g} ms apart; closed loop at c = "
+        f"{', '.join(map(str, opts.levels))}; per level up to {opts.requests_per_level} requests"
+        f" or {opts.duration_s:g} s after a {opts.warmup_s:g} s warm-up.\n"
+        f"{os.cpu_count()} CPU cores, shared by the upstream, the proxy under test and the load"
+        " generator (one process each).\n"
+        f"{TTFT_DEFINITION}. RSS and CPU: the proxy's processes (for direct: the upstream's).\n"
     )
 
 
-def derived(results: dict[str, dict[int, Level]], levels: list[int]) -> list[str]:
-    direct = results["direct"]
-    lines = []
-    for name in (n for n in results if n != "direct"):
-        for c in levels:
-            add50 = 1e3 * (pct(results[name][c].ttft, 0.5) - pct(direct[c].ttft, 0.5))
-            add99 = 1e3 * (pct(results[name][c].ttft, 0.99) - pct(direct[c].ttft, 0.99))
-            mine = len(results[name][c].e2e) / results[name][c].wall_s
-            base = len(direct[c].e2e) / direct[c].wall_s
-            lines.append(
-                f"{name:8} c={c:<4} added TTFT p50 {add50:+.2f} ms, p99 {add99:+.2f} ms,"
-                f" throughput {100 * mine / base:.0f}% of direct"
-            )
-    return lines
+def print_table_head() -> None:
+    print("| " + COLUMNS + " |")
+    print("|" + " --- |" * len(COLUMNS.split("|")))
 
 
-def main() -> None:
+def table_row(name: str, c: int, cell: Cell) -> str:
+    errors = sum(cell.errors.values())
+    error_text = f"{errors} ({', '.join(f'{k}: {v}' for k, v in cell.errors.items())})"
+    cpu = f"{1e3 * cell.cpu_s / cell.ok:.2f}" if cell.cpu_s is not None and cell.ok else "-"
+    rss = f"{cell.rss_peak_mb:.0f}" if cell.rss_peak_mb else "-"
+    cells = [
+        name,
+        str(c),
+        str(cell.ok + errors),
+        f"{1e3 * percentile(cell.ttft_s, 0.5):.2f}",
+        f"{1e3 * percentile(cell.ttft_s, 0.99):.2f}",
+        f"{1e3 * percentile(cell.e2e_s, 0.5):.1f}",
+        f"{cell.rps:.0f}",
+        error_text if errors else "0",
+        rss,
+        cpu,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """What one proxy adds over direct at the three levels DESIGN.md sets targets for."""
+
+    ttft_p50_c1_ms: float | None
+    ttft_p99_c200_ms: float | None
+    rps_c32_pct: float | None
+    errors: int
+
+
+def overhead(results: dict[str, dict[int, Cell]], name: str) -> Overhead:
+    mine, direct = results[name], results["direct"]
+
+    def added(c: int, q: float) -> float | None:
+        if c not in mine or c not in direct:
+            return None
+        return 1e3 * (percentile(mine[c].ttft_s, q) - percentile(direct[c].ttft_s, q))
+
+    rps = None
+    if 32 in mine and 32 in direct and direct[32].rps:
+        rps = 100 * mine[32].rps / direct[32].rps
+    errors = sum(sum(cell.errors.values()) for cell in mine.values())
+    return Overhead(added(1, 0.5), added(200, 0.99), rps, errors)
+
+
+def shown(value: float | None, unit: str) -> str:
+    return "n/a (level not run)" if value is None else f"{value:+.2f} {unit}"
+
+
+def print_derived(results: dict[str, dict[int, Cell]]) -> dict[str, Overhead]:
+    print("\nAdded by each proxy (proxy minus direct, same run):")
+    figures = {name: overhead(results, name) for name in results if name != "direct"}
+    for name, o in figures.items():
+        rps = "n/a (level not run)" if o.rps_c32_pct is None else f"{o.rps_c32_pct:.0f}%"
+        print(
+            f"- {name}: TTFT p50 at c=1 {shown(o.ttft_p50_c1_ms, 'ms')}; TTFT p99 at c=200 "
+            f"{shown(o.ttft_p99_c200_ms, 'ms')}; throughput at c=32 {rps} of direct; "
+            f"errors {o.errors}"
+        )
+    if "stratum" in figures and "litellm" in figures:
+        print_ratio(figures["stratum"], figures["litellm"])
+    if "stratum" in figures:
+        print_targets(figures["stratum"], results["stratum"])
+    return figures
+
+
+def print_ratio(stratum: Overhead, litellm: Overhead) -> None:
+    pairs = [
+        ("TTFT p50 at c=1", stratum.ttft_p50_c1_ms, litellm.ttft_p50_c1_ms),
+        ("TTFT p99 at c=200", stratum.ttft_p99_c200_ms, litellm.ttft_p99_c200_ms),
+    ]
+    for label, ours, theirs in pairs:
+        if ours is None or theirs is None:
+            continue
+        ratio = f"{theirs / ours:.1f}x" if ours > 0 else "n/a (Stratum adds nothing measurable)"
+        print(f"- LiteLLM's added {label} / Stratum's: {ratio}")
+
+
+def print_targets(o: Overhead, cells: dict[int, Cell]) -> None:
+    """DESIGN.md's targets for Stratum, each PASS or FAIL (or n/a when its level was not run)."""
+    print("\nStratum against DESIGN.md's targets:")
+    checks: list[tuple[str, float | None, Callable[[float], bool]]] = [
+        ("added TTFT p50 at c=1 <= 1 ms", o.ttft_p50_c1_ms, lambda v: v <= 1.0),
+        ("added TTFT p99 at c=200 <= 10 ms", o.ttft_p99_c200_ms, lambda v: v <= 10.0),
+        ("throughput at c=32 >= 75% of direct", o.rps_c32_pct, lambda v: v >= 75.0),
+        ("zero errors", float(o.errors), lambda v: v == 0),
+    ]
+    for label, value, ok in checks:
+        verdict = "n/a" if value is None else ("PASS" if ok(value) else "FAIL")
+        print(f"- {verdict}: {label}")
+    starts = [cell.rss_start_mb for cell in cells.values() if cell.rss_start_mb]
+    peaks = [cell.rss_peak_mb for cell in cells.values() if cell.rss_peak_mb]
+    if starts and peaks:
+        print(f"- memory: RSS {starts[0]:.0f} MB before the first level, {max(peaks):.0f} MB peak")
+
+
+def write_json(
+    path: Path, opts: Options, results: dict[str, dict[int, Cell]], added: dict[str, Overhead]
+) -> None:
+    def cell_json(cell: Cell) -> dict[str, Any]:
+        return {
+            "ttft_ms": [round(1e3 * v, 4) for v in cell.ttft_s],
+            "e2e_ms": [round(1e3 * v, 4) for v in cell.e2e_s],
+            "errors": dict(cell.errors),
+            "wall_s": cell.wall_s,
+            "rps": cell.rps,
+            "cpu_s": cell.cpu_s,
+            "load_generator_cpu_s": cell.client_cpu_s,
+            "rss_start_mb": cell.rss_start_mb,
+            "rss_peak_mb": cell.rss_peak_mb,
+        }
+
+    document = {
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()},
+        "cpu_count": os.cpu_count(),
+        "ttft_definition": TTFT_DEFINITION,
+        "added_vs_direct": {name: vars(o) for name, o in added.items()},
+        "results": {n: {str(c): cell_json(x) for c, x in by.items()} for n, by in results.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    print(f"\nraw figures: {path}")
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--concurrency", default="1,32,200", help="levels, comma-separated")
-    parser.add_argument(
-        "--requests",
-        type=int,
-        default=0,
-        help="requests per level (default: 150 at c=1, else 12 x c, max 1600)",
+    add = parser.add_argument
+    add("--concurrency", default="1,32,200", help="levels, comma-separated (default: %(default)s)")
+    add("--requests-per-level", type=int, default=4000, help="at most (default: %(default)s)")
+    add("--duration-s", type=float, default=10.0, help="at most, per level (default: %(default)s)")
+    add("--warmup-s", type=float, default=1.0, help="uncounted, per level (default: %(default)s)")
+    add("--chunks", type=int, default=16, help="content events per answer (default: %(default)s)")
+    add("--gap-ms", type=float, default=5.0, help="between events (default: %(default)s)")
+    add(
+        "--targets",
+        default="direct,stratum,litellm",
+        help="direct plus any of stratum, litellm, socat (a bare TCP relay: the floor one more"
+        " hop costs; needs socat installed; no RSS or CPU figures) (default: %(default)s)",
     )
-    parser.add_argument("--litellm-venv", type=Path, help="virtualenv with litellm[proxy]")
-    parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
-    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_upstream:
-        serve_upstream(args.serve_upstream)
-        return
-    levels = [int(c) for c in args.concurrency.split(",")]
-    asyncio.run(bench(levels, args))
+    add(
+        "--litellm-venv",
+        type=Path,
+        default=DEFAULT_LITELLM_VENV if DEFAULT_LITELLM_VENV.exists() else None,
+        help="virtualenv with litellm[proxy] (default: %(default)s)",
+    )
+    add("--out", type=Path, default=DEFAULT_OUT, help="raw figures, JSON (default: %(default)s)")
+    add("--logs", type=Path, help="keep the children's logs here (default: a temporary folder)")
+    add("--request-timeout-s", type=float, default=30.0, help="(default: %(default)s)")
+    args = parser.parse_args(argv)
+    levels = tuple(int(c) for c in args.concurrency.split(",") if c.strip())
+    if not levels or min(levels) < 1 or args.requests_per_level < 1 or args.duration_s <= 0:
+        parser.error("levels, --requests-per-level and --duration-s must be positive")
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    if "direct" not in targets or not set(targets) <= {"direct", "stratum", "litellm", "socat"}:
+        parser.error("--targets: direct plus any of stratum, litellm, socat")
+    return Options(
+        levels, args.requests_per_level, args.duration_s, args.warmup_s, args.chunks,
+        args.gap_ms, targets, args.litellm_venv, args.out, args.logs, args.request_timeout_s,
+    )  # fmt: skip
 
 
-async def bench(levels: list[int], args: argparse.Namespace) -> None:
-    up_port = free_port()
-    upstream = f"http://127.0.0.1:{up_port}/v1"
-    me = [sys.executable, str(Path(__file__).resolve())]
+def terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = parse_args(argv)
+    # Ctrl-C and SIGTERM unwind the ExitStack in run(), which stops every child process;
+    # Ctrl-C is restored in case a parent shell started this with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        results = run(opts)
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted") from None
+    added = print_derived(results) if len(results) > 1 else {}
+    write_json(opts.out, opts, results, added)
+
+
+def run(opts: Options) -> dict[str, dict[int, Cell]]:
+    """Start the targets, load them level by level, stop them."""
+    key = "sk-" + secrets.token_hex(16)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(started([*me, "--serve-upstream", str(up_port)], upstream + "/models"))
-        targets: dict[str, tuple[str, int | None]] = {"direct": (upstream, None)}
-        port = free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "adaptive_router.middleware",
-            "--tier-low-url",
-            upstream,
-            "--tier-high-url",
-            upstream,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--vram-poll-interval-ms",
-            "0",
-            "--engine-poll-interval-ms",
-            "0",
-        ]
-        pid = stack.enter_context(started(cmd, f"http://127.0.0.1:{port}/health"))
-        targets["stratum"] = (f"http://127.0.0.1:{port}/v1", pid)
-        if shutil.which("socat"):
-            port = free_port()
-            cmd = [
-                "socat",
-                f"TCP-LISTEN:{port},fork,reuseaddr,nodelay,bind=127.0.0.1",
-                f"TCP:127.0.0.1:{up_port},nodelay",
-            ]
-            pid = stack.enter_context(started(cmd, f"http://127.0.0.1:{port}/v1/models"))
-            targets["socat"] = (f"http://127.0.0.1:{port}/v1", None)
-        if args.litellm_venv:
-            port = free_port()
-            config = litellm_config(
-                upstream, Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            )
-            env = {
-                **os.environ,
-                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                "LITELLM_TELEMETRY": "False",
-                "LITELLM_MASTER_KEY": KEY,
-            }
-            cmd = [
-                str(args.litellm_venv / "bin" / "litellm"),
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-                "--num_workers",
-                "1",
-            ]
-            pid = stack.enter_context(
-                started(cmd, f"http://127.0.0.1:{port}/health/liveliness", env)
-            )
-            targets["litellm"] = (f"http://127.0.0.1:{port}/v1", pid)
-        print(
-            f"# proxy overhead: paced upstream {CHUNKS} chunks x {GAP_S * 1e3:g} ms; "
-            f"{os.cpu_count()} CPU cores shared by upstream, proxy and load generator"
-        )
-        columns = ["target", "concurrency", "TTFT p50 ms", "TTFT p99 ms", "E2E p50 ms",
-                   "req/s", "errors", "peak RSS MB"]  # fmt: skip
-        print("| " + " | ".join(columns) + " |")
-        print("|" + " --- |" * len(columns))
-        results: dict[str, dict[int, Level]] = {name: {} for name in targets}
-        for c in levels:
-            n = args.requests or (150 if c == 1 else min(1600, 12 * c))
-            for name, (url, pid) in targets.items():
-                level = await run_level(url + "/chat/completions", c, n, pid)
-                results[name][c] = level
-                print(row(name, c, level), flush=True)
-        print()
-        for line in derived(results, levels):
-            print(line)
-        if args.out:
-            args.out.write_text(
-                json.dumps(
-                    {name: {c: lv.__dict__ for c, lv in by.items()} for name, by in results.items()}
-                )
-            )
+        targets = start_targets(stack, opts, key)
+        print_header(opts, targets)
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            try:
+                return runner.run(run_levels(targets, opts, key))
+            except asyncio.CancelledError:
+                raise SystemExit("stopped by SIGTERM") from None
 
 
 if __name__ == "__main__":

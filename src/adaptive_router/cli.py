@@ -213,6 +213,15 @@ def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> Non
 main.add_command(serve_command)
 
 
+def _add_bench() -> None:
+    from adaptive_router.bench.cli import bench_command
+
+    main.add_command(bench_command, name="bench")
+
+
+_add_bench()
+
+
 def _stack_settings(config_path: Path | None, flags: dict[str, Any]) -> tuple[Any, Any]:
     from adaptive_router.config import RoutingConfig, load_sections
     from adaptive_router.proxy.config import ProxyConfig, Settings

@@ -5,6 +5,7 @@
      ├── DataFileError (also ValueError)  an input file (JSONL data set) cannot be used
      ├── EngineError                      an engine (llama-server) is missing or won't start
      ├── StackError                       the local stack cannot start, or is not running
+     ├── TargetError                      a benchmark target is unreachable or refuses all
      └── HTTPError                        answers an HTTP request with an OpenAI-style error
           ├── BadRequest             400  the request body or a parameter is wrong
           ├── Unauthorized           401  missing or wrong API key
@@ -47,6 +48,10 @@ class EngineError(StratumError):
 
 class StackError(StratumError):
     """The local stack cannot start (port in use, already running) or is not running."""
+
+
+class TargetError(StratumError):
+    """A target cannot be benchmarked: it is unreachable, or it rejects every request."""
 
 
 class HTTPError(StratumError):

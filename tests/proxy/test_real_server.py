@@ -67,9 +67,7 @@ def proxy(llama_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def client(proxy: Proxy) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=proxy.url + "/v1", api_key="unused", max_retries=0
-    ) as client:
+    with openai.OpenAI(base_url=proxy.url + "/v1", api_key="unused", max_retries=0) as client:
         yield client
 
 
@@ -184,3 +182,15 @@ def test_missing_tier_url_is_a_clear_error() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "tier_high has no upstream: pass --tier-high-url URL" in done.stderr
+
+
+def test_engine_applies_the_chat_template_to_the_users_words(llama_server: str) -> None:
+    request = urllib.request.Request(
+        llama_server.removesuffix("/v1") + "/apply-template",
+        data=json.dumps({"messages": [{"role": "user", "content": "What is 2+2?"}]}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        prompt = json.loads(response.read())["prompt"]
+    assert "What is 2+2?" in prompt
+    assert "<start_of_turn>user" in prompt

@@ -35,9 +35,7 @@ def ask(client: openai.OpenAI, text: str, **kwargs: object) -> tuple[str, dict[s
 
 @pytest.fixture
 def client(stack: RunningStack) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=stack.url + "/v1", api_key="unused", max_retries=0
-    ) as client:
+    with openai.OpenAI(base_url=stack.url + "/v1", api_key="unused", max_retries=0) as client:
         yield client
 
 

@@ -68,7 +68,7 @@ async def open_upstream(
     try:
         # An unstreamed answer's first byte comes when it is complete: only the total applies.
         async with asyncio.timeout(tier.first_byte_timeout_s if stream else None):
-            response = await session.post(url, data=body, headers=headers, timeout=timeout)
+            response = await _post(session, url, body, headers, timeout)
             if response.status >= 500:
                 detail = (await response.read())[:300].decode("utf-8", "replace")
                 raise UpstreamFailure("status", f"HTTP {response.status}: {detail.strip()}")
@@ -87,6 +87,27 @@ async def open_upstream(
     except BaseException:
         _close(response)
         raise
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: aiohttp.ClientTimeout,
+) -> aiohttp.ClientResponse:
+    """POST, retrying once on a pooled connection the server had already closed.
+
+    A keep-alive connection can die on the server's side while it waits in the pool
+    (llama-server closes idle ones); the request then fails while being written, before the
+    server saw it, so sending it once more on a fresh connection is safe.
+    """
+    try:
+        return await session.post(url, data=body, headers=headers, timeout=timeout)
+    except aiohttp.ClientConnectorError:
+        raise  # could not connect at all: nothing stale to retry
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+        return await session.post(url, data=body, headers=headers, timeout=timeout)
 
 
 def _timeout_message(

@@ -76,7 +76,9 @@ class LlamaServerSpec:
         if self.threads:
             cmd += ["-t", str(self.threads)]
         if self.chat_template:
-            cmd += ["--chat-template", self.chat_template]
+            # With Jinja on (the default), llama-server reads --chat-template as the template
+            # text itself; a built-in template's name needs --no-jinja.
+            cmd += ["--no-jinja", "--chat-template", self.chat_template]
         return cmd + list(self.extra_args)
 
     @property

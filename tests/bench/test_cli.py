@@ -1,0 +1,90 @@
+"""The command line: help, one-line errors (never a traceback), presets, env vars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adaptive_router.bench.cli import bench_command, build_config
+from tests.conftest import free_port
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    done = CliRunner().invoke(bench_command, list(args), env=env)
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.exc_info
+    return done.exit_code, done.output
+
+
+def test_help_documents_targets_ttft_and_env_vars() -> None:
+    code, out = run("--help")
+    assert code == 0
+    for text in ("NAME=URL[@MODEL]", "llmperf", "STRATUM_BENCH_TARGET", "routing-question"):
+        assert text in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "nourl"], "--target must look like name=http"),
+        (["--target", "a=ftp://x/v1"], "target URL must look like http://host:port/v1"),
+        (["--target", "a=http://x/v1", "--concurrency", "0"], "positive"),
+        ([], "give at least one --target"),
+        (["--target", "a=http://x/v1", "--model", "b=m"], "no target named 'b'"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(args: list[str], message: str) -> None:
+    code, out = run(*args)
+    assert code == 2
+    assert message in out
+    assert "Traceback" not in out
+
+
+def test_unreachable_target_is_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    code, out = run("--target", f"gone={url}", "--out", str(tmp_path), "--no-progress")
+    assert code == 1
+    assert f"Error: target 'gone' ({url}) is unreachable" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_bad_data_dir_is_one_line(tmp_path: Path) -> None:
+    code, out = run("--target", "a=http://127.0.0.1:9/v1", "--data-dir", str(tmp_path))
+    assert code == 1
+    assert "sharegpt_prompts.jsonl: cannot read it" in out
+
+
+def config_for(*args: str, env: dict[str, str] | None = None) -> object:
+    ctx = bench_command.make_context("bench", list(args))
+    return build_config(ctx, dict(ctx.params))
+
+
+def test_preset_fills_what_was_not_given() -> None:
+    config = config_for("--preset", "routing-question", "--router-url", "http://r:1/v1",
+                        "--requests", "9")  # fmt: skip
+    assert [(t.name, t.model) for t in config.targets] == [  # type: ignore[attr-defined]
+        ("routed", "auto"), ("all-high", "gemma4-smart"), ("all-low", "gemma4-lite"),
+    ]  # fmt: skip
+    assert config.workload == "mixed"  # type: ignore[attr-defined]
+    assert config.requests == 9  # type: ignore[attr-defined]
+    assert config.ignore_eos is True  # type: ignore[attr-defined]
+    assert config.concurrencies == (8,)  # type: ignore[attr-defined]
+
+
+def test_env_vars_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATUM_BENCH_TARGET", "a=http://a:1/v1 b=http://b:2/v1@m")
+    monkeypatch.setenv("STRATUM_BENCH_WORKLOAD", "synthetic")
+    config = config_for("--duration", "5")
+    assert [t.name for t in config.targets] == ["a", "b"]  # type: ignore[attr-defined]
+    assert config.ignore_eos is True  # type: ignore[attr-defined]  # on for synthetic
+    assert config.requests is None  # type: ignore[attr-defined]  # only the duration bounds it
+
+
+def test_unusable_out_dir_fails_before_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out = run("--target", "a=http://127.0.0.1:9/v1", "--out", str(blocker / "sub"))
+    assert code == 1
+    assert "Error: cannot create --out" in out

@@ -356,7 +356,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
         help="an OpenAI-compatible base URL (…/v1) instead of starting llama-server; "
         "repeat it, the first is the baseline",
     )
-    p.add_argument("--model", help="model name to send (default: the first of /v1/models)")
+    p.add_argument("--model", help="model name to send; unset: the first of /v1/models")
     p.add_argument("--kinds", default="repeat,free", help="prompt kinds: repeat, free")
     p.add_argument("--rounds", type=int, default=2, help="passes over all modes (ABBA order)")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens decoded per request")

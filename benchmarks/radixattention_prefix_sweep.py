@@ -3,8 +3,8 @@
 Run it with the project's virtualenv; by default it starts its own llama-server (the
 embedded Gemma 3 270M) on 127.0.0.1:19500, once per engine configuration, and stops it:
 
-    .venv/bin/python benchmarks/radixattention_prefix_sweep.py                  # ~4-5 minutes
-    .venv/bin/python benchmarks/radixattention_prefix_sweep.py --configs swa-full --requests 6
+    .venv/bin/python benchmarks/radixattention_prefix_sweep.py              # about 5 minutes
+    .venv/bin/python benchmarks/radixattention_prefix_sweep.py --configs swa-full  # 2 minutes
     .venv/bin/python benchmarks/radixattention_prefix_sweep.py --configs slots4 --skip-rag
     # any OpenAI-compatible server (SGLang, vLLM, llama.cpp) instead:
     .venv/bin/python benchmarks/radixattention_prefix_sweep.py --url http://gpu-box:30000/v1
@@ -15,15 +15,17 @@ tokens with ``ignore_eos``) to ``/v1/completions`` with ``stream: true``:
 1. **Overlap sweep.** At each overlap level X% (``--levels``) the script sends one uncounted
    warm-up request and then ``--requests`` requests whose prompts (about ``--total-tokens``
    tokens, built from common one-token English words) share their first X% and differ
-   after. Each level uses a shared prefix of its own, so a level starts cold.
+   after. Each level and round uses a shared prefix of its own, so a block starts cold.
 2. **Prompt structure (RAG).** The same retrieval-augmented request built two ways: RIGHT
    (``adaptive_router.prompting.build_rag_prompt``: fixed system prompt, then documents,
    then the query) and WRONG (documents, then system prompt, then query), over three
    traffic shapes: ``fresh-docs`` (new documents every request), ``same-docs`` (the same
    three documents, new questions) and ``rotating-docs`` (three document sets taking turns,
-   like three interleaved conversations).
+   like three interleaved conversations). Each cell: one uncounted warm-up request, then
+   ``--rag-requests``; no document is shared between cells.
 
-Measured per request:
+Cells run ``--rounds`` times, forwards then backwards (ABBA), so that drift in the machine's
+load hits every cell alike; the tables give medians over all rounds. Measured per request:
 
 - TTFT: from sending the request to receiving the first SSE event whose
   ``choices[0].text`` is non-empty (llmperf's definition; client side, loopback);
@@ -38,8 +40,10 @@ Engine configurations (``--configs``; llama-server only): ``default`` (``-np 1``
 ``swa-full`` (``-np 1 --swa-full``), ``slots4`` (``-np 4 --swa-full``, the slot is picked by
 prompt similarity) and ``slots4-lru`` (the same with ``--slot-prompt-similarity 0``: least
 recently used slot). Gemma 3 uses sliding-window attention (512-token window on 5 of every 6
-layers); by default llama.cpp keeps only the window's KV for those layers, so a prompt can
-resume from a cached prefix only at a saved checkpoint: ``--swa-full`` keeps it all.
+layers); by default llama.cpp keeps only about the window's KV for those layers, so a prompt
+can resume from a cached prefix only where the window before the divergence is still cached
+or at a saved checkpoint: ``--swa-full`` keeps it all. The client opens one connection per
+request (llama-server may close a kept-alive connection after a streamed answer).
 
 Output: Markdown tables on stdout, raw samples as JSON in ``--out``. Everything listens on
 127.0.0.1; every process started is stopped on exit, Ctrl-C included. On a small shared
@@ -524,7 +528,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--url", help="an OpenAI-compatible base URL (…/v1); no server is started")
-    p.add_argument("--model", help="model name to send (default: the first of /v1/models)")
+    p.add_argument("--model", help="model name to send; unset: the first of /v1/models")
     p.add_argument(
         "--configs",
         default="default,swa-full",
@@ -562,7 +566,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         p.error("--levels must be percentages in [0, 100)")
     if not all(1 <= n <= 1000 for n in (a.requests, a.rag_requests, a.rounds)):
         p.error("--requests, --rag-requests and --rounds must be in [1, 1000]")
-    if not 20 <= a.total_tokens <= a.slot_ctx - a.max_tokens - 8:
+    if a.total_tokens < 20 or (not a.url and a.total_tokens > a.slot_ctx - a.max_tokens - 8):
         p.error("--total-tokens must be at least 20 and fit in --slot-ctx")
     return Options(
         url=a.url, model=a.model, configs=configs, levels=levels, requests=a.requests,

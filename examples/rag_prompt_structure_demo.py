@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -158,7 +159,7 @@ def main() -> None:
     try:
         server.start()
         server.wait_ready(120)
-        print(f"llama-server: {' '.join(spec.command(default_model())[1:])}")
+        print(f"llama-server: {' '.join(spec.command(Path('llama-server'))[1:])}")
         asyncio.run(run(spec.base_url, args.requests))
     finally:
         server.stop()

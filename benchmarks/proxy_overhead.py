@@ -25,8 +25,8 @@ Targets, interleaved at each level so they share the machine's noise:
 - ``litellm``: LiteLLM's proxy (``litellm --config``), from a separate virtualenv, because
   LiteLLM's dependencies must not leak into Stratum's. Create it once with:
 
-      python3 -m venv /work/bench-scratch/litellm-venv
-      /work/bench-scratch/litellm-venv/bin/pip install 'litellm[proxy]'
+      python3 -m venv .bench-venvs/litellm
+      .bench-venvs/litellm/bin/pip install 'litellm[proxy]'
 
   and pass ``--litellm-venv`` (the default is used when it exists; LiteLLM is skipped with a
   note otherwise). It runs offline (local model cost map, telemetry off, log level WARNING)
@@ -68,7 +68,7 @@ import aiohttp
 import orjson
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_LITELLM_VENV = Path("/work/bench-scratch/litellm-venv")
+DEFAULT_LITELLM_VENV = Path(__file__).resolve().parents[1] / ".bench-venvs" / "litellm"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-proxy-overhead.json"
 TTFT_DEFINITION = (
     "TTFT = time from sending the request to receiving the first SSE event whose "

@@ -45,10 +45,8 @@ import os
 import platform
 import re
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,6 +56,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from _common import check_port_free, terminate
 from adaptive_router.stack.llama import (
     LlamaServer,
     LlamaServerSpec,
@@ -253,13 +252,6 @@ def mode_args(name: str, model: Path) -> list[str]:
     return [a.replace("{model}", str(model)) for a in MODES[name]]
 
 
-def check_port_free(port: int) -> None:
-    with socket.socket() as s:
-        s.settimeout(1.0)
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            sys.exit(f"port {port} on 127.0.0.1 is in use: pass --port with a free one")
-
-
 def run_mode(result: ModeResult, round_: int, opts: Options, logs: Path) -> None:
     """Start llama-server for one mode, send every prompt once, stop it."""
     spec = LlamaServerSpec(
@@ -420,10 +412,6 @@ def run_targets(opts: Options) -> list[ModeResult]:
         for name, url in order:
             asyncio.run(run_prompts(url.rstrip("/"), results[name], round_, opts))
     return list(results.values())
-
-
-def terminate(signum: int, frame: object) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,14 +52,11 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +64,18 @@ from typing import Any
 import aiohttp
 import orjson
 
-HERE = Path(__file__).resolve().parent
+from _common import terminate
+from _proxy_targets import (
+    HERE,
+    Target,
+    child,
+    free_port,
+    start_litellm,
+    start_socat,
+    start_stratum,
+)
+from adaptive_router.bench.stats import percentile
+
 DEFAULT_LITELLM_VENV = Path(__file__).resolve().parents[1] / ".bench-venvs" / "litellm"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-proxy-overhead.json"
 TTFT_DEFINITION = (
@@ -95,15 +103,6 @@ class Options:
 
 
 @dataclass
-class Target:
-    """Where the load goes and which processes to watch while it does."""
-
-    name: str
-    url: str
-    pids: list[int]
-
-
-@dataclass
 class Cell:
     """One target at one concurrency level: the raw figures."""
 
@@ -125,74 +124,7 @@ class Cell:
         return self.ok / self.wall_s if self.wall_s else 0.0
 
 
-# -- child processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    """Poll ``url`` until it answers 200; exit with the child's log if it dies or times out."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            fail(f"{process.args!r} exited with {process.returncode}", log)
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
-            if answer.status == 200:
-                return
-        time.sleep(0.2)
-    fail(f"{url} did not answer within {timeout_s:g} s", log)
-
-
-def fail(message: str, log: Path) -> None:
-    tail = log.read_text(errors="replace").splitlines()[-25:]
-    raise SystemExit("\n".join([message, f"last lines of {log}:", *tail]))
-
-
-@contextlib.contextmanager
-def child(
-    cmd: list[str], ready_url: str, logs: Path, env: dict[str, str] | None = None
-) -> Iterator[int]:
-    """Run ``cmd`` in its own process group until the block ends; yields its pid when ready."""
-    log = logs / f"{Path(cmd[0]).name}-{len(list(logs.iterdir()))}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    try:
-        wait_ready(ready_url, process, log, timeout_s=120)
-        yield process.pid
-    finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (a proxy may run workers)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                queue.extend(int(p) for p in task.read_text().split())
-    return found
-
-
-# -- the targets ----------------------------------------------------------------------------------
+# -- the targets -------------------------------------------------------------------------------
 
 
 def start_targets(stack: contextlib.ExitStack, opts: Options, key: str) -> list[Target]:
@@ -212,72 +144,6 @@ def start_targets(stack: contextlib.ExitStack, opts: Options, key: str) -> list[
     if "socat" in opts.targets:
         targets.append(start_socat(stack, port, logs))
     return [t for t in targets if t.name in opts.targets]
-
-
-def start_stratum(stack: contextlib.ExitStack, upstream: str, logs: Path) -> Target:
-    port = free_port()
-    cmd = [sys.executable, "-m", "adaptive_router.middleware"]
-    cmd += ["--tier-low-url", upstream, "--tier-high-url", upstream, "--port", str(port)]
-    cmd += ["--vram-poll-interval-ms", "0", "--log-level", "warning"]
-    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs))
-    return Target("stratum", f"http://127.0.0.1:{port}/v1", descendants(pid))
-
-
-def start_socat(stack: contextlib.ExitStack, upstream_port: int, logs: Path) -> Target:
-    """A bare TCP relay in C: what one more hop costs here, with no HTTP work at all."""
-    port = free_port()
-    listen = f"TCP-LISTEN:{port},fork,reuseaddr,nodelay,bind=127.0.0.1"
-    cmd = ["socat", listen, f"TCP:127.0.0.1:{upstream_port},nodelay"]
-    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs))
-    del pid  # socat forks a process per connection: its RSS and CPU are not tracked
-    return Target("socat", f"http://127.0.0.1:{port}/v1", [])
-
-
-def start_litellm(
-    stack: contextlib.ExitStack, upstream: str, logs: Path, venv: Path | None, key: str
-) -> Target | None:
-    binary = venv / "bin" / "litellm" if venv else None
-    if binary is None or not binary.exists():
-        print(f"note: LiteLLM skipped: no {binary or '--litellm-venv'}; see --help to create it.")
-        return None
-    config = logs / "litellm.yaml"
-    config.write_text(litellm_config(upstream))
-    port = free_port()
-    cmd = [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, **litellm_env(key)}
-    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health/liveliness", logs, env))
-    return Target("litellm", f"http://127.0.0.1:{port}/v1", descendants(pid))
-
-
-def litellm_config(upstream: str) -> str:
-    return f"""\
-model_list:
-  - model_name: auto
-    litellm_params:
-      model: openai/paced
-      api_base: {upstream}
-      api_key: sk-dummy
-litellm_settings:
-  telemetry: false
-  drop_params: true
-  callbacks: []
-  success_callback: []
-  failure_callback: []
-general_settings:
-  disable_spend_logs: true
-"""
-
-
-def litellm_env(key: str) -> dict[str, str]:
-    """Offline and quiet: no cost-map download, no telemetry, no access log."""
-    return {
-        "LITELLM_MASTER_KEY": key,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_TELEMETRY_DISABLED": "true",
-        "LITELLM_LOG": "WARNING",
-        "HF_HUB_OFFLINE": "1",
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
 
 
 # -- the load -------------------------------------------------------------------------------------
@@ -450,17 +316,6 @@ COLUMNS = (
 )
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's default); NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def print_header(opts: Options, targets: list[Target]) -> None:
     print(
         f"# Proxy overhead, streaming over loopback: {', '.join(t.name for t in targets)}\n"
@@ -487,9 +342,9 @@ def table_row(name: str, c: int, cell: Cell) -> str:
         name,
         str(c),
         str(cell.ok + errors),
-        f"{1e3 * percentile(cell.ttft_s, 0.5):.2f}",
-        f"{1e3 * percentile(cell.ttft_s, 0.99):.2f}",
-        f"{1e3 * percentile(cell.e2e_s, 0.5):.1f}",
+        f"{1e3 * percentile(cell.ttft_s, 50):.2f}",
+        f"{1e3 * percentile(cell.ttft_s, 99):.2f}",
+        f"{1e3 * percentile(cell.e2e_s, 50):.1f}",
         f"{cell.rps:.0f}",
         error_text if errors else "0",
         rss,
@@ -520,7 +375,7 @@ def overhead(results: dict[str, dict[int, Cell]], name: str) -> Overhead:
     if 32 in mine and 32 in direct and direct[32].rps:
         rps = 100 * mine[32].rps / direct[32].rps
     errors = sum(sum(cell.errors.values()) for cell in mine.values())
-    return Overhead(added(1, 0.5), added(200, 0.99), rps, errors)
+    return Overhead(added(1, 50), added(200, 99), rps, errors)
 
 
 def shown(value: float | None, unit: str) -> str:
@@ -642,10 +497,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         levels, args.requests_per_level, args.duration_s, args.warmup_s, args.chunks,
         args.gap_ms, targets, args.litellm_venv, args.out, args.logs, args.request_timeout_s,
     )  # fmt: skip
-
-
-def terminate(signum: int, frame: object) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

@@ -58,10 +58,8 @@ import os
 import platform
 import random
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -72,6 +70,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from _common import check_port_free, terminate
+from adaptive_router.bench.stats import percentile
 from adaptive_router.prompting import build_rag_prompt, format_documents
 from adaptive_router.stack.llama import (
     LlamaServer,
@@ -157,7 +157,7 @@ class Cell:
     samples: list[Sample] = field(default_factory=list)
     counters: dict[str, float] = field(default_factory=dict)  # /metrics deltas
 
-    def ttft_ms(self, q: float = 0.5) -> float:
+    def ttft_ms(self, q: float = 50) -> float:
         return percentile([s.ttft_s * 1000 for s in self.samples], q)
 
     def median(self, get: Callable[[Sample], float | int | None]) -> float | None:
@@ -169,15 +169,6 @@ class Cell:
         if not pairs or any(c is None or not p for c, p in pairs):
             return None
         return sum(c or 0 for c, _ in pairs) / sum(p or 0 for _, p in pairs)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 # -- prompts ------------------------------------------------------------------------------------
@@ -397,7 +388,7 @@ def sweep_table(cells: list[Cell]) -> str:
             f"| {fmt(c.median(lambda s: s.cached_tokens))} | {fmt(c.hit_ratio(), '.0%')} "
             f"| {fmt(counter_ratio(c), '.0%')} "
             f"| {fmt(c.median(lambda s: s.server_prompt_ms))} ms "
-            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(0.9):.0f} ms | {base / c.ttft_ms():.2f}x |"
+            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(90):.0f} ms | {base / c.ttft_ms():.2f}x |"
         )
     return "\n".join(rows)
 
@@ -416,7 +407,7 @@ def rag_table(cells: list[Cell]) -> str:
         rows.append(
             f"| {variant} | {order.upper()} | {fmt(c.median(lambda s: s.prompt_tokens))} "
             f"| {fmt(c.median(lambda s: s.cached_tokens))} | {fmt(c.hit_ratio(), '.0%')} "
-            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(0.9):.0f} ms | {gain} |"
+            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(90):.0f} ms | {gain} |"
         )
     return "\n".join(rows)
 
@@ -456,13 +447,6 @@ class Options:
     timeout_s: float
     seed: int
     out: Path
-
-
-def check_port_free(port: int) -> None:
-    with socket.socket() as s:
-        s.settimeout(1.0)
-        if s.connect_ex(("127.0.0.1", port)) == 0:  # something listens there already
-            sys.exit(f"port {port} on 127.0.0.1 is in use: pass --port with a free one")
 
 
 def engine_version() -> str:
@@ -575,10 +559,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         extra_server_args=tuple(a.extra_server_args.split()), timeout_s=a.timeout_s,
         seed=a.seed, out=a.out,
     )  # fmt: skip
-
-
-def terminate(signum: int, frame: object) -> None:
-    raise SystemExit(f"stopped by signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> None:

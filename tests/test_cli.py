@@ -118,5 +118,16 @@ def test_console_script_and_help_work_as_installed() -> None:
     )  # fmt: skip
     assert out.stdout == "tier_low\n"
     helped = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
-    for command in ("route", "eval", "config"):
+    for command in ("route", "eval", "config", "serve", "up", "status", "down", "bench"):
         assert command in helped.stdout
+
+
+def test_cli_import_leaves_the_proxy_and_bench_unloaded() -> None:
+    """`stratum route` stays quick: aiohttp, the proxy app and the bench load only when used."""
+    code = (
+        "import sys, adaptive_router.cli;"
+        "print(sorted(m for m in sys.modules if m == 'aiohttp' or m.startswith("
+        "('adaptive_router.proxy.app', 'adaptive_router.bench'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -70,7 +71,28 @@ def build_config(config_path: Path | None, flags: dict[str, Any]) -> RoutingConf
         raise click.UsageError(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """A group whose heavy subcommands are imported only when named (or listed by --help)."""
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "bench": ("adaptive_router.bench.cli", "bench_command")
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attr = self.lazy[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=_Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="stratum-router", prog_name="stratum")
 def main() -> None:
     """Stratum: one OpenAI-compatible endpoint in front of a small fast LLM tier and a big
@@ -211,15 +233,6 @@ def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> Non
 
 
 main.add_command(serve_command)
-
-
-def _add_bench() -> None:
-    from adaptive_router.bench.cli import bench_command
-
-    main.add_command(bench_command, name="bench")
-
-
-_add_bench()
 
 
 def _stack_settings(config_path: Path | None, flags: dict[str, Any]) -> tuple[Any, Any]:

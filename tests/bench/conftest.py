@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from adaptive_router.bench.records import RequestRecord
+from tests.loopback import LoopbackServer
 
 
 def chat_event(content: str | None = None, role: str | None = None, **extra: Any) -> bytes:
@@ -38,7 +39,7 @@ DONE = b"data: [DONE]\n\n"
 
 
 @dataclass
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """Answers every POST with ``status`` and, for 200, ``chunks`` (delay s, bytes) in turn."""
 
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
@@ -48,25 +49,11 @@ class ScriptedServer:
     seen: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     peak_in_flight: int = 0
-    url: str = ""
-    _runner: web.AppRunner | None = None
 
-    async def start(self) -> ScriptedServer:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._answer)
         app.router.add_post("/v1/completions", self._answer)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"data": [{"id": "fake"}]})

@@ -80,6 +80,9 @@ def test_env_vars_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [t.name for t in config.targets] == ["a", "b"]  # type: ignore[attr-defined]
     assert config.ignore_eos is True  # type: ignore[attr-defined]  # on for synthetic
     assert config.requests is None  # type: ignore[attr-defined]  # only the duration bounds it
+    assert config.unique_prefix is True  # type: ignore[attr-defined]
+    monkeypatch.setenv("STRATUM_BENCH_UNIQUE_PREFIX", "false")
+    assert config_for("--duration", "5").unique_prefix is False  # type: ignore[attr-defined]
 
 
 def test_unusable_out_dir_fails_before_the_run(tmp_path: Path) -> None:

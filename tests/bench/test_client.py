@@ -101,14 +101,30 @@ def test_comments_and_junk_are_ignored() -> None:
 
 def test_request_body() -> None:
     target = Target("t", "http://x/v1", "gemma4-smart")
-    body = request_body(target, PROMPT, RequestOptions(max_tokens=7, ignore_eos=True))
+    one = Job(target, PROMPT, 1.0, 0, False)
+    body = request_body(one, RequestOptions(max_tokens=7, ignore_eos=True))
     assert body["model"] == "gemma4-smart"
     assert body["stream_options"] == {"include_usage": True}
     assert body["ignore_eos"] is True
     assert body["messages"] == [{"role": "user", "content": "Hello there"}]
-    plain = request_body(target, PROMPT, RequestOptions(api="completions"))
+    plain = request_body(one, RequestOptions(api="completions"))
     assert plain["prompt"] == "Hello there"
     assert "ignore_eos" not in plain
+
+
+def test_unique_prefix_tags_every_request_apart() -> None:
+    target = Target("t", "http://x/v1")
+    jobs = [Job(target, PROMPT, level, i, warm) for level in (1.0, 8.0) for i in range(3)
+            for warm in (False, True)]  # fmt: skip
+    chat = [request_body(j, RequestOptions(run_tag="ab12"))["messages"] for j in jobs]
+    assert all(m[1] == {"role": "user", "content": "Hello there"} for m in chat)
+    tags = [m[0]["content"] for m in chat if m[0]["role"] == "system"]
+    assert len(set(tags)) == len(jobs)
+    assert all("ab12" in t for t in tags)
+    prompts = [request_body(j, RequestOptions(api="completions", run_tag="ab12"))["prompt"]
+               for j in jobs]  # fmt: skip
+    assert len(set(prompts)) == len(jobs)
+    assert all(p.endswith("\nHello there") for p in prompts)
 
 
 def job(server: ScriptedServer) -> Job:

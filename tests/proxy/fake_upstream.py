@@ -21,6 +21,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
+
 
 @dataclass
 class Seen:
@@ -33,7 +35,7 @@ class Seen:
 
 
 @dataclass
-class FakeUpstream:
+class FakeUpstream(LoopbackServer):
     name: str = "fake"
     behaviour: str = "ok"
     status: int = 500
@@ -43,25 +45,11 @@ class FakeUpstream:
     seen: list[Seen] = field(default_factory=list)
     abandoned: int = 0
     completed: int = 0
-    url: str = ""
-    _runner: web.AppRunner | None = None
 
-    async def start(self) -> FakeUpstream:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_post("/v1/completions", self._complete)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": self.model_id}]})

@@ -111,6 +111,10 @@ OPTIONS: list[Callable[[Any], Any]] = [
             help="Seconds a request may take before it counts as an error."),
     _option("--keep-alive/--no-keep-alive", default=False,
             help="Reuse connections between requests (default: a fresh one per request)."),
+    _option("--unique-prefix/--no-unique-prefix", default=True,
+            help="Start every request with a tag of its own (a system message in chat, which "
+                 "Stratum does not score; a first line in completions) so no engine answers "
+                 "from a prefix cached by another level, target or run."),
     _option("--api-key", default="", show_default=False,
             help="Bearer token sent to every target."),
     _option("--out", type=click.Path(file_okay=False, path_type=Path),
@@ -216,6 +220,7 @@ def _config_values(opts: dict[str, Any]) -> dict[str, Any]:
         "temperature": opts["temperature"],
         "timeout_s": opts["timeout"],
         "keep_alive": opts["keep_alive"],
+        "unique_prefix": opts["unique_prefix"],
         "api_key": opts["api_key"],
         "out": opts["out"],
     }

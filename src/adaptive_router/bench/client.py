@@ -138,6 +138,8 @@ class RequestOptions:
     temperature: float = 0.0
     timeout_s: float = 300.0
     api_key: str = ""
+    run_tag: str = ""
+    """Non-empty: every request starts with a tag unique to it (see :func:`request_body`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,19 +153,29 @@ class Job:
     warmup: bool
 
 
-def request_body(target: Target, prompt: Prompt, options: RequestOptions) -> dict[str, Any]:
-    """The JSON body: streamed, usage asked for, ``ignore_eos`` only when set."""
+def request_body(job: Job, options: RequestOptions) -> dict[str, Any]:
+    """The JSON body: streamed, usage asked for, ``ignore_eos`` only when set.
+
+    With ``options.run_tag`` the prompt starts with a tag no other request shares (a system
+    message in chat, which Stratum does not score; a first line in completions), so no
+    engine can answer from a prefix cached by an earlier level, target or run.
+    """
     body: dict[str, Any] = {
-        "model": target.model,
+        "model": job.target.model,
         "max_tokens": options.max_tokens,
         "temperature": options.temperature,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    tag = ""
+    if options.run_tag:
+        phase = "w" if job.warmup else "m"
+        tag = f"Request {options.run_tag}-{job.target.name}-{job.level:g}-{phase}{job.index}."
     if options.api == "chat":
-        body["messages"] = [{"role": "user", "content": prompt.text}]
+        system = [{"role": "system", "content": tag}] if tag else []
+        body["messages"] = [*system, {"role": "user", "content": job.prompt.text}]
     else:
-        body["prompt"] = prompt.text
+        body["prompt"] = f"{tag}\n{job.prompt.text}" if tag else job.prompt.text
     if options.ignore_eos:
         body["ignore_eos"] = True  # llama.cpp, vLLM and SGLang honour it
     return body
@@ -175,7 +187,7 @@ async def send_request(
     """Send one streamed request and time it; never raises for a failed request."""
     path = "/chat/completions" if options.api == "chat" else "/completions"
     headers = {"authorization": f"Bearer {options.api_key}"} if options.api_key else {}
-    data = orjson.dumps(request_body(job.target, job.prompt, options))
+    data = orjson.dumps(request_body(job, options))
     started = time.perf_counter()
     recorder = StreamRecorder(started)
     status: int | None = None

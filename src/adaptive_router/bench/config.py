@@ -119,6 +119,7 @@ class BenchConfig:
     temperature: float = 0.0
     timeout_s: float = 300.0
     keep_alive: bool = False
+    unique_prefix: bool = True
     api_key: str = field(default="", repr=False)
     out: Path = Path("stratum-bench")
 

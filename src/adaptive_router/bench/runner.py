@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import math
 import random
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -69,6 +70,7 @@ def request_options(config: BenchConfig) -> RequestOptions:
         temperature=config.temperature,
         timeout_s=config.timeout_s,
         api_key=config.api_key,
+        run_tag=secrets.token_hex(4) if config.unique_prefix else "",
     )
 
 

@@ -17,12 +17,14 @@ from tests.bench.conftest import record
 URL = "http://127.0.0.1:9000/v1"
 
 
-def result(tmp_path: Path) -> BenchResult:
+def result(tmp_path: Path, label: str = "") -> BenchResult:
     targets = tuple(
         Target(name, URL, model)
         for name, model in (("routed", "auto"), ("all-high", "gemma4-smart"), ("all-low", "x"))
     )
-    config = BenchConfig(targets, workload="mixed", concurrencies=(1, 8), requests=4, out=tmp_path)
+    config = BenchConfig(
+        targets, workload="mixed", concurrencies=(1, 8), requests=4, out=tmp_path, label=label
+    )
     ttft = {"routed": 1.0, "all-high": 4.0, "all-low": 0.5}
     tiers = {"routed": ["tier_high", "tier_low", "tier_low", "tier_low"], "all-high":
              ["tier_high"] * 4, "all-low": ["tier_low"] * 4}  # fmt: skip
@@ -60,6 +62,14 @@ def test_markdown_table(tmp_path: Path) -> None:
     assert "tier_high 25%, tier_low 75%" in rows[1]
     assert "llmperf's definition" in text
     assert text.count("**Answer.**") == 2
+    assert "a unique tag opening every prompt" in text
+
+
+def test_label_names_the_machine_in_the_heading(tmp_path: Path) -> None:
+    plain = markdown(result(tmp_path)).splitlines()[0]
+    assert plain == "# stratum bench: mixed workload"
+    labelled = markdown(result(tmp_path, label="2 CPU cores, llama-server")).splitlines()[0]
+    assert labelled == "# stratum bench: mixed workload (2 CPU cores, llama-server)"
 
 
 def test_json_holds_config_aggregates_and_raw_records(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from adaptive_router.bench.config import BenchConfig
 from adaptive_router.bench.records import TTFT_DEFINITION
 from adaptive_router.bench.runner import BenchResult, level_label
 from adaptive_router.bench.stats import Aggregate
@@ -65,7 +66,9 @@ def _load_chart(plt: Any, result: BenchResult) -> Any:
         ax.grid(True, alpha=0.3)
     axes[0].set_ylabel("TTFT (ms)")
     axes[0].legend()
-    fig.suptitle(f"stratum bench, {config.workload} workload: TTFT vs load", fontsize=11)
+    fig.suptitle(
+        _titled(f"stratum bench, {config.workload} workload: TTFT vs load", config), fontsize=11
+    )
     fig.text(0.5, 0.01, TTFT_DEFINITION, ha="center", fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
@@ -93,9 +96,14 @@ def _compare_chart(plt: Any, result: BenchResult) -> Any:
         ax.grid(True, axis="y", alpha=0.3)
     axes[0].set_ylabel("TTFT (ms)")
     axes[0].legend()
-    fig.suptitle("routed vs baselines (labels: share answered by tier_high)", fontsize=11)
+    title = "routed vs baselines (bar labels: share answered by tier_high)"
+    fig.suptitle(_titled(title, config), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _titled(title: str, config: BenchConfig) -> str:
+    return f"{title}\n{config.label}" if config.label else title
 
 
 def _zero_nan(value: float) -> float:

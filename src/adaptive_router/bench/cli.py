@@ -119,6 +119,9 @@ OPTIONS: list[Callable[[Any], Any]] = [
             help="Bearer token sent to every target."),
     _option("--out", type=click.Path(file_okay=False, path_type=Path),
             default=Path("stratum-bench"), help="Folder for the results."),
+    _option("--label", default="", show_default=False,
+            help="Where it ran, e.g. '2 CPU cores, Gemma 3 270M Q4_K_M, llama-server'; "
+                 "shown in the Markdown heading and the chart titles."),
     _option("--charts/--no-charts", default=True, help="Draw the PNG charts (matplotlib)."),
     _option("--progress/--no-progress", default=True, help="Show progress on stderr."),
 ]  # fmt: skip
@@ -221,6 +224,7 @@ def _config_values(opts: dict[str, Any]) -> dict[str, Any]:
         "timeout_s": opts["timeout"],
         "keep_alive": opts["keep_alive"],
         "unique_prefix": opts["unique_prefix"],
+        "label": opts["label"],
         "api_key": opts["api_key"],
         "out": opts["out"],
     }

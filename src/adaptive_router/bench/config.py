@@ -120,6 +120,7 @@ class BenchConfig:
     timeout_s: float = 300.0
     keep_alive: bool = False
     unique_prefix: bool = True
+    label: str = ""
     api_key: str = field(default="", repr=False)
     out: Path = Path("stratum-bench")
 

@@ -70,8 +70,9 @@ def markdown(result: BenchResult, with_answers: bool = True) -> str:
     """The aggregates as a Markdown table, with what was run and how TTFT is defined."""
     config = result.config
     models = {t.name: t.model for t in config.targets}
+    where = f" ({config.label})" if config.label else ""
     lines = [
-        f"# stratum bench: {config.workload} workload",
+        f"# stratum bench: {config.workload} workload{where}",
         "",
         _describe(config),
         "",
@@ -99,10 +100,11 @@ def _describe(config: BenchConfig) -> str:
         if b
     )
     eos = ", ignore_eos" if config.ignore_eos else ""
+    tagged = ", a unique tag opening every prompt" if config.unique_prefix else ""
     mix = f", {config.hard_share:.0%} hard" if config.workload == "mixed" else ""
     return (
         f"{load}, at most {bound} per level after {config.warmup} warm-up "
-        f"request(s); {config.workload}{mix}, max_tokens {config.output_tokens}{eos}, "
+        f"request(s); {config.workload}{mix}, max_tokens {config.output_tokens}{eos}{tagged}, "
         f"/v1/{'chat/completions' if config.api == 'chat' else 'completions'}, seed "
         f"{config.seed}. {TTFT_DEFINITION}. TTFT, TPOT and ITL in ms; E2E in s; errors "
         "are not in the percentiles."

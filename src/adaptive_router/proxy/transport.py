@@ -43,9 +43,19 @@ class Opened:
     first: bytes  # the first chunk (streams) or the whole body (non-streams)
 
 
+KEEPALIVE_S = 4.0
+
+
 def new_session() -> aiohttp.ClientSession:
-    """One pooled session per app: keep-alive connections, no per-host limit."""
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+    """One pooled session per app: keep-alive connections, no per-host limit.
+
+    An idle connection is dropped after ``KEEPALIVE_S``, before the engines drop it
+    themselves (llama-server and uvicorn, which serves vLLM and SGLang, close a connection
+    idle for 5 s). A connection the server has visibly closed is never reused, but one
+    reused at the moment the server closes it fails while the request is written; a burst
+    of connections that went idle together can fail that way together, past the one retry.
+    """
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=KEEPALIVE_S)
     return aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=False
     )

@@ -109,3 +109,11 @@ def test_change_formatting() -> None:
     assert _change("p99", 0.061, 0.0609) == "p99 61 ms -> 61 ms (±0%)"
     assert _change("p50", 2.0, 3.0) == "p50 2.00 s -> 3.00 s (+50%)"
     assert _change("p50", float("nan"), 1.0) == "p50 n/a -> 1.00 s"
+
+
+def test_load_chart_turns_logarithmic_when_ttft_spans_decades() -> None:
+    from adaptive_router.bench.charts import _spans_decades
+
+    assert _spans_decades([[250.0, 6000.0], [260.0, 30000.0]])
+    assert not _spans_decades([[230.0, 3500.0], [240.0, 2000.0]])
+    assert not _spans_decades([[float("nan")], []])

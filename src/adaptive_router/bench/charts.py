@@ -61,6 +61,8 @@ def _load_chart(plt: Any, result: BenchResult) -> Any:
             ys = [getattr(a.ttft, quantile) * 1000 for a in rows]
             ax.plot([a.level for a in rows], ys, marker="o", label=target.name)
         ax.set_title(f"TTFT {quantile}")
+        if _spans_decades([line.get_ydata() for line in ax.get_lines()]):
+            ax.set_yscale("log")
         ax.set_xlabel("request rate (req/s, Poisson)" if config.open_loop else "concurrency")
         ax.set_xticks(list(config.levels))
         ax.grid(True, alpha=0.3)
@@ -100,6 +102,12 @@ def _compare_chart(plt: Any, result: BenchResult) -> Any:
     fig.suptitle(_titled(title, config), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _spans_decades(series: list[Any]) -> bool:
+    """True when the values span more than 30x: a log scale shows both ends."""
+    values = [v for ys in series for v in ys if v > 0 and not math.isnan(v)]
+    return bool(values) and max(values) > 30 * min(values)
 
 
 def _titled(title: str, config: BenchConfig) -> str:

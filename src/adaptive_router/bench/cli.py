@@ -150,7 +150,7 @@ def bench_command(ctx: click.Context, /, **opts: Any) -> None:
     table and PNG charts to --out. Targets run one after another at each level.
     """
     from adaptive_router.bench.report import answers, markdown, write_outputs
-    from adaptive_router.bench.runner import run_bench
+    from adaptive_router.bench.runner import BenchResult, run_bench
 
     config = build_config(ctx, opts)
     try:
@@ -158,13 +158,21 @@ def bench_command(ctx: click.Context, /, **opts: Any) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot create --out {config.out}: {exc.strerror}") from None
     progress = make_progress(opts["progress"])
+    saved: list[Path] = []
+
+    def checkpoint(partial: BenchResult) -> None:  # what is measured is never lost
+        saved[:] = write_outputs(partial, config.out, charts=False)
+
     try:
-        result = asyncio.run(run_bench(config, progress))
+        result = asyncio.run(run_bench(config, progress, checkpoint))
         written = write_outputs(result, config.out, charts=opts["charts"])
     except StratumError as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
-        raise click.ClickException("interrupted: nothing was written") from None
+        kept = f"the levels it finished are in {', '.join(map(str, saved))}"
+        raise click.ClickException(
+            f"interrupted: {kept if saved else 'nothing was written'}"
+        ) from None
     click.echo(markdown(result, with_answers=False).split("\n", 2)[2].rstrip())
     for text in answers(result):
         click.echo(f"\nAnswer: {text}")

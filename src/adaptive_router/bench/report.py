@@ -27,6 +27,7 @@ COLUMNS = (
     "TTFT p50", "TTFT p95", "TTFT p99", "TPOT p50", "TPOT p99", "ITL p50", "ITL p99",
     "E2E p50 (s)", "E2E p99 (s)", "out tok/s", "req/s", "tiers",
 )  # fmt: skip
+INCOMPLETE = "**Incomplete:** the run stopped early; the rows below are the levels it finished."
 
 
 def answers(result: BenchResult) -> list[str]:
@@ -57,6 +58,7 @@ def to_json(result: BenchResult) -> bytes:
         "tool": "stratum bench",
         "started_at": result.started_at,
         "duration_s": result.duration_s,
+        "complete": result.complete,
         "ttft_definition": TTFT_DEFINITION,
         "config": config_dict(result.config),
         "answers": answers(result),
@@ -76,6 +78,7 @@ def markdown(result: BenchResult, with_answers: bool = True) -> str:
         "",
         _describe(config),
         "",
+        *([] if result.complete else [INCOMPLETE, ""]),
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join(["---"] * 3 + ["--:"] * (len(COLUMNS) - 4) + ["---"]) + "|",
     ]

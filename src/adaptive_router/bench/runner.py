@@ -15,6 +15,7 @@ import math
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -40,6 +41,7 @@ class BenchResult:
     records: list[RequestRecord]
     started_at: str
     duration_s: float
+    complete: bool = True  # False: a checkpoint of a run still going (or interrupted)
 
 
 def level_label(level: float, open_loop: bool) -> str:
@@ -74,8 +76,16 @@ def request_options(config: BenchConfig) -> RequestOptions:
     )
 
 
-async def run_bench(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
-    """Run every level against every target; raises TargetError before any load is sent."""
+async def run_bench(
+    config: BenchConfig,
+    progress: Progress | None = None,
+    checkpoint: Callable[[BenchResult], None] | None = None,
+) -> BenchResult:
+    """Run every level against every target; raises TargetError before any load is sent.
+
+    ``checkpoint`` gets the result so far (``complete=False``) after each target and level,
+    so that an interrupted run keeps what it measured.
+    """
     bar = progress or NoProgress()
     workload = build_workload(workload_spec(config))
     await check_targets(config.targets)
@@ -89,6 +99,11 @@ async def run_bench(config: BenchConfig, progress: Progress | None = None) -> Be
                 phase = await run_level(config, target, level, workload, bar)
                 records.extend(phase.records)
                 aggregates.append(aggregate(target.name, level, phase.records, phase.wall_s))
+                if checkpoint is not None:
+                    elapsed = time.perf_counter() - began
+                    checkpoint(
+                        BenchResult(config, [*aggregates], [*records], started_at, elapsed, False)
+                    )
     finally:
         bar.close()
     return BenchResult(config, aggregates, records, started_at, time.perf_counter() - began)

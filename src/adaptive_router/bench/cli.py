@@ -52,7 +52,8 @@ Examples:
 tokens - 1). Output tokens: usage.completion_tokens of the final usage event
 (stream_options.include_usage), else the number of content events. Results: --out
 DIR/results.json (config, aggregates, raw records), results.md, ttft_vs_load.png,
-routed_vs_baselines.png. The tool measures speed, not answer quality.
+routed_vs_baselines.png; the first two are saved after every target and level, so Ctrl-C
+keeps what was measured. The tool measures speed, not answer quality.
 """
 
 

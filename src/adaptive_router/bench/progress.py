@@ -18,6 +18,8 @@ class Progress(Protocol):
 
     def advance(self) -> None: ...
 
+    def note(self, text: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -28,6 +30,9 @@ class NoProgress:
         pass
 
     def advance(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
     def close(self) -> None:
@@ -57,6 +62,12 @@ class LineProgress:
         self.done += 1
         if self.tty or self._step is None or self.done % self._step == 0:
             self._show()
+
+    def note(self, text: str) -> None:
+        """A line of its own (a finished level's figures), below the progress line."""
+        self.close()
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def _show(self) -> None:
         of = f"/{self.total}" if self.total else ""
@@ -103,6 +114,9 @@ class RichProgress:
 
     def advance(self) -> None:
         self.bar.advance(self.task)
+
+    def note(self, text: str) -> None:
+        self.bar.console.print(text, highlight=False, markup=False)
 
     def close(self) -> None:
         if self.task is not None:

@@ -49,6 +49,20 @@ def level_label(level: float, open_loop: bool) -> str:
     return f"{level:g} req/s" if open_loop else f"c={level:g}"
 
 
+def summary_line(agg: Aggregate, open_loop: bool) -> str:
+    """One finished target and level in a line: TTFT, throughput, errors, tier_high share."""
+    ttft = f"TTFT p50 {agg.ttft.p50 * 1000:.0f} ms, p99 {agg.ttft.p99 * 1000:.0f} ms"
+    if not agg.ttft.count:
+        ttft = "no TTFT (every request failed)"
+    line = (
+        f"{agg.target}  {level_label(agg.level, open_loop)}  done: {ttft}; "
+        f"{agg.output_tokens_per_s:.1f} out tok/s; {agg.errors} error(s)"
+    )
+    if agg.tier_share:
+        line += f"; tier_high {agg.tier_share.get('tier_high', 0.0):.0%}"
+    return line
+
+
 def workload_spec(config: BenchConfig) -> WorkloadSpec:
     """The workload a config asks for."""
     return WorkloadSpec(
@@ -99,6 +113,7 @@ async def run_bench(
                 phase = await run_level(config, target, level, workload, bar)
                 records.extend(phase.records)
                 aggregates.append(aggregate(target.name, level, phase.records, phase.wall_s))
+                bar.note(summary_line(aggregates[-1], config.open_loop))
                 if checkpoint is not None:
                     elapsed = time.perf_counter() - began
                     checkpoint(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from adaptive_router.bench.cli import bench_command, build_config
+from adaptive_router.bench.cli import bench_command, build_config, burst_warning
 from tests.conftest import free_port
 
 
@@ -91,3 +91,12 @@ def test_unusable_out_dir_fails_before_the_run(tmp_path: Path) -> None:
     code, out = run("--target", "a=http://127.0.0.1:9/v1", "--out", str(blocker / "sub"))
     assert code == 1
     assert "Error: cannot create --out" in out
+
+
+def test_too_few_requests_for_the_concurrency_gets_a_note() -> None:
+    few = config_for("--target", "a=http://a:1/v1", "--concurrency", "1,50", "--requests", "60")
+    assert "single burst of 50" in (burst_warning(few) or "")  # type: ignore[arg-type]
+    enough = config_for("--target", "a=http://a:1/v1", "--concurrency", "50", "--requests", "100")
+    assert burst_warning(enough) is None  # type: ignore[arg-type]
+    poisson = config_for("--target", "a=http://a:1/v1", "--rate", "50", "--requests", "10")
+    assert burst_warning(poisson) is None  # type: ignore[arg-type]

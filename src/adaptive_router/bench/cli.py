@@ -158,6 +158,8 @@ def bench_command(ctx: click.Context, /, **opts: Any) -> None:
         config.out.mkdir(parents=True, exist_ok=True)  # fail before the run, not after it
     except OSError as exc:
         raise click.ClickException(f"cannot create --out {config.out}: {exc.strerror}") from None
+    if warning := burst_warning(config):
+        click.echo(warning, err=True)
     progress = make_progress(opts["progress"])
     saved: list[Path] = []
 
@@ -178,6 +180,17 @@ def bench_command(ctx: click.Context, /, **opts: Any) -> None:
     for text in answers(result):
         click.echo(f"\nAnswer: {text}")
     click.echo("\nwrote: " + ", ".join(str(p) for p in written))
+
+
+def burst_warning(config: BenchConfig) -> str | None:
+    """A note when a closed-loop level has too few requests to reach a steady state."""
+    users = max(config.concurrencies)
+    if config.open_loop or config.requests is None or config.requests >= 2 * users:
+        return None
+    return (
+        f"note: {config.requests} requests at c={users} is close to a single burst of {users}; "
+        f"give --requests {2 * users} or more (or --duration) to measure a steady state"
+    )
 
 
 def build_config(ctx: click.Context, opts: dict[str, Any]) -> BenchConfig:

@@ -94,6 +94,9 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+# -- the proxies under test ---------------------------------------------------------------------
+
+
 def start_stratum(stack: contextlib.ExitStack, upstream: str, logs: Path) -> Target:
     port = free_port()
     cmd = [sys.executable, "-m", "adaptive_router.middleware"]

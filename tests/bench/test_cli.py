@@ -8,6 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from adaptive_router.bench.cli import bench_command, build_config, burst_warning
+from adaptive_router.bench.question import local_engines
+from adaptive_router.stack.state import PartState, RunDir, StackState
 from tests.conftest import free_port
 
 
@@ -100,3 +102,36 @@ def test_too_few_requests_for_the_concurrency_gets_a_note() -> None:
     assert burst_warning(enough) is None  # type: ignore[arg-type]
     poisson = config_for("--target", "a=http://a:1/v1", "--rate", "50", "--requests", "10")
     assert burst_warning(poisson) is None  # type: ignore[arg-type]
+
+
+def test_preset_sends_baselines_to_the_local_stacks_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = StackState(1, "http://127.0.0.1:9000", [
+        PartState("router", "http://127.0.0.1:9000", 1),
+        PartState("tier_low", "http://127.0.0.1:8081/v1", 2),
+        PartState("tier_high", "http://127.0.0.1:8082/v1", 3),
+    ])  # fmt: skip
+    RunDir(tmp_path).write(state)
+    monkeypatch.setenv("STRATUM_RUN_DIR", str(tmp_path))
+    config = config_for("--preset", "routing-question")
+    assert [(t.name, t.url) for t in config.targets] == [  # type: ignore[attr-defined]
+        ("routed", "http://127.0.0.1:9000/v1"),
+        ("all-high", "http://127.0.0.1:8082/v1"),
+        ("all-low", "http://127.0.0.1:8081/v1"),
+    ]
+    elsewhere = config_for("--preset", "routing-question", "--router-url", "http://gw:9000/v1")
+    assert [t.model for t in elsewhere.targets] == [  # type: ignore[attr-defined]
+        "auto", "gemma4-smart", "gemma4-lite",
+    ]  # fmt: skip
+
+
+def test_local_engines_skips_external_servers_and_other_routers(tmp_path: Path) -> None:
+    state = StackState(1, "http://0.0.0.0:9000", [
+        PartState("tier_low", "http://127.0.0.1:8081/v1", 2),
+        PartState("tier_high", "http://gpu:8000/v1", None),  # not started by the stack
+    ])  # fmt: skip
+    RunDir(tmp_path).write(state)
+    assert local_engines("http://localhost:9000/v1", tmp_path) == (None, "http://127.0.0.1:8081/v1")
+    assert local_engines("http://127.0.0.1:9001/v1", tmp_path) == (None, None)
+    assert local_engines("http://127.0.0.1:9000/v1", tmp_path / "none") == (None, None)

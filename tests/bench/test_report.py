@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,18 @@ def test_answer_sentence_has_the_numbers(tmp_path: Path) -> None:
     assert "all-to-tier_low: p50 4.60 s" in text
     assert text.endswith(QUALITY_CAVEAT)
     assert answer([a for a in rows if a.target != "all-high"], "c=8", 0.3) is None
+
+
+def test_answer_calls_a_small_change_noise(tmp_path: Path) -> None:
+    rows = result(tmp_path).aggregates
+    routed = next(a for a in rows if a.target == "routed" and a.level == 1.0)
+    close = replace(routed, target="all-high",
+                    ttft=replace(routed.ttft, p50=routed.ttft.p50 * 1.05))  # fmt: skip
+    text = answer([routed, close], "c=1", 0.3)
+    assert text is not None
+    assert "routing about matched TTFT versus all-to-tier_high" in text
+    slower = replace(close, ttft=replace(routed.ttft, p50=routed.ttft.p50 * 0.5))
+    assert "routing did not cut TTFT" in (answer([routed, slower], "c=1", 0.3) or "")
 
 
 def test_markdown_table(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ take a space-separated list there).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from adaptive_router.bench.config import (
     parse_target,
 )
 from adaptive_router.bench.progress import make_progress
-from adaptive_router.bench.question import PRESETS, Preset, preset_targets
+from adaptive_router.bench.question import PRESETS, Preset, local_engines, preset_targets
 from adaptive_router.bench.records import TTFT_DEFINITION
 from adaptive_router.errors import StratumError
 
@@ -36,11 +37,12 @@ holding a "/"); --model NAME=MODEL overrides it.
 
 \b
 Examples:
-  # the routing question against a running `stratum up` (routed vs all-high vs all-low)
-  stratum bench --preset routing-question --router-url http://127.0.0.1:9000/v1
-  # the same over a sweep, baselines straight to the engines (Stratum's state stays its own)
-  stratum bench --preset routing-question --concurrency 1,4,8 --high-url \
-      http://127.0.0.1:8082/v1 --low-url http://127.0.0.1:8081/v1
+  # the routing question against a running `stratum up`: routed vs all-high vs all-low,
+  # the baselines straight to the engines it started (Stratum's state stays its own)
+  stratum bench --preset routing-question --concurrency 1,4,8
+  # the same against servers started elsewhere: name the engines
+  stratum bench --preset routing-question --router-url http://gw:9000/v1 \\
+      --high-url http://gpu:8000/v1@google/gemma-3-27b-it --low-url http://gpu:8081/v1
   # side by side: direct tier_low, direct tier_high, routed; concurrency sweep
   stratum bench --target low=http://127.0.0.1:8081/v1 --target high=http://127.0.0.1:8082/v1 \\
       --target routed=http://127.0.0.1:9000/v1@auto --concurrency 1,10,50 --requests 200
@@ -74,9 +76,11 @@ OPTIONS: list[Callable[[Any], Any]] = [
     _option("--router-url", default="http://127.0.0.1:9000/v1",
             help="Stratum's base URL, for --preset."),
     _option("--high-url",
-            help="--preset: load tier_high's engine here directly for all-high (else through "
-                 "Stratum, forced; that feeds Stratum's TTFT estimate, see the docs)."),
-    _option("--low-url", help="--preset: load tier_low's engine here directly for all-low."),
+            help="--preset: load tier_high's engine here directly for all-high. Default: the "
+                 "engine `stratum up` started for that router, else through Stratum, forced "
+                 "(that feeds Stratum's TTFT estimate, see the docs)."),
+    _option("--low-url", help="--preset: load tier_low's engine here directly for all-low "
+                              "(default: as for --high-url)."),
     _option("--workload", type=click.Choice(WORKLOADS), default="sharegpt",
             help="sharegpt: real prompts; synthetic: --input-tokens words; mixed: easy "
                  "ShareGPT chit-chat + hard MATH level-5 and code/reasoning asks."),
@@ -211,9 +215,21 @@ def _with_preset(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
         if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
             merged[name] = getattr(preset, name)
     if not opts["targets"]:
-        urls = (opts["router_url"], opts["high_url"], opts["low_url"])
-        merged["targets"] = tuple(preset_targets(*urls))
+        high, low = opts["high_url"], opts["low_url"]
+        if not high and not low:
+            high, low = local_engines(opts["router_url"], _run_dir())
+            if high or low:
+                click.echo(f"routing-question: the baselines go straight to the engines of the "
+                           f"local stack: tier_high {high or '-'}, tier_low {low or '-'}",
+                           err=True)  # fmt: skip
+        merged["targets"] = tuple(preset_targets(opts["router_url"], high, low))
     return merged
+
+
+def _run_dir() -> Path:
+    from adaptive_router.stack.config import StackConfig
+
+    return StackConfig(run_dir=os.environ.get("STRATUM_RUN_DIR", "")).state_dir()
 
 
 def _config_values(opts: dict[str, Any]) -> dict[str, Any]:

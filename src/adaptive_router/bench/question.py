@@ -8,8 +8,9 @@ the same seeded prompts: ``routed`` (model ``auto``: Stratum decides), ``all-hig
 ``gemma4-smart``: every request forced to tier_high) and ``all-low`` (``gemma4-lite``).
 Forced requests through Stratum feed its TTFT estimate of tier_high, and a saturated
 all-high run leaves it high (it decays with ``sla_decay_half_life_s``), so the SLA rule
-would divert the routed run of the next level: with more than one level, give the engines'
-own URLs (``--high-url``, ``--low-url``) so the baselines bypass Stratum.
+would divert the routed run of the next level. So the baselines go to the engines' own URLs
+when they are known: ``--high-url`` / ``--low-url``, or else the engines of the local
+``stratum up`` stack that serves ``--router-url`` (read from its ``stack.json``).
 Any run whose targets are named ``routed`` and ``all-high`` (``all-low`` optional) gets the
 answer sentence, so the comparison also works with direct engine URLs as baselines.
 """
@@ -18,12 +19,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from adaptive_router.bench.stats import Aggregate
+from adaptive_router.stack.state import RunDir
 
 ROUTED, ALL_HIGH, ALL_LOW = "routed", "all-high", "all-low"
 TIER_HIGH = "tier_high"
 PRESETS = ("routing-question",)
+NOISE = 0.10  # a change of p50 TTFT smaller than this is reported as "about matched"
 QUALITY_CAVEAT = (
     "This measures speed only, not answer quality: the requests routing kept off "
     "tier_high got the small model's answers."
@@ -55,6 +60,24 @@ def preset_targets(
     ]
 
 
+def local_engines(router_url: str, run_dir: Path) -> tuple[str | None, str | None]:
+    """The (tier_high, tier_low) engine URLs of the ``stratum up`` stack serving
+    ``router_url``, read from its ``stack.json``; None for a tier whose engine the stack
+    did not start (an external server may need its own model name)."""
+    state = RunDir(run_dir).read()
+    if state is None or not _same_server(state.router_url, router_url):
+        return None, None
+    started = {part.name: part.url for part in state.parts if part.pid is not None}
+    return started.get(TIER_HIGH), started.get("tier_low")
+
+
+def _same_server(served: str, asked: str) -> bool:
+    a, b = urlsplit(served), urlsplit(asked)
+    local = {"127.0.0.1", "localhost", "::1", "0.0.0.0", "::"}
+    same_host = a.hostname == b.hostname or {a.hostname, b.hostname} <= local
+    return same_host and a.port == b.port
+
+
 def answer(aggregates: list[Aggregate], level_label: str, hard_share: float) -> str | None:
     """The answer sentence for one level, or None when routed or all-high is missing."""
     by_name = {a.target: a for a in aggregates}
@@ -63,7 +86,8 @@ def answer(aggregates: list[Aggregate], level_label: str, hard_share: float) -> 
         return None
     p50 = _change("p50", high.ttft.p50, routed.ttft.p50)
     p99 = _change("p99", high.ttft.p99, routed.ttft.p99)
-    verb = "cut" if routed.ttft.p50 < high.ttft.p50 else "did not cut"
+    change = (routed.ttft.p50 - high.ttft.p50) / high.ttft.p50 if high.ttft.p50 > 0 else 0.0
+    verb = "cut" if change <= -NOISE else "did not cut" if change >= NOISE else "about matched"
     share = routed.tier_share.get(TIER_HIGH, 0.0) if routed.tier_share else None
     shown = f"{share:.0%}" if share is not None else "an unknown share (no x-stratum-tier header)"
     sentence = (

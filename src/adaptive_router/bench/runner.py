@@ -147,7 +147,7 @@ async def run_level(
     label = f"{target.name}  {level_label(level, config.open_loop)}"
     users = max(1, math.ceil(level))
     # A fresh connection per request by default (as vLLM's benchmark_serving does): a server
-    # closing a kept-alive connection (llama-server does after a few requests) would
+    # closing a kept-alive connection (llama-server does after every streamed answer) would
     # otherwise fail the request that reuses it, and every target pays the same connect.
     connector = aiohttp.TCPConnector(limit=0, force_close=not config.keep_alive)
     async with aiohttp.ClientSession(connector=connector) as session:

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from adaptive_router.errors import (
@@ -39,7 +38,7 @@ from adaptive_router.proxy.requests import (
 )
 from adaptive_router.proxy.status import StatusBoard
 from adaptive_router.proxy.status import page as status_page
-from adaptive_router.proxy.transport import discover_model, new_session
+from adaptive_router.proxy.transport import Client, discover_model, new_client
 from adaptive_router.proxy.upstream import TierPool, Upstream
 from adaptive_router.router import AdaptiveRouter
 from adaptive_router.tiers import TIERS, Tier, parse_tier
@@ -85,8 +84,8 @@ class ProxyApp:
         self.metrics = ProxyMetrics(self.router, self.pools)
         self.aliases = proxy.alias_targets()
         self.created = int(time.time())
-        self._session: aiohttp.ClientSession | None = None
-        self._forwarder = Forwarder(proxy, self.pools, self.router, self.metrics, self.session)
+        self._client: Client | None = None
+        self._forwarder = Forwarder(proxy, self.pools, self.router, self.metrics, self.client)
         self.board = StatusBoard()
         self._get_routes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
             "/": self._page,
@@ -96,15 +95,15 @@ class ProxyApp:
             "/metrics": self._metrics,
         }
 
-    def session(self) -> aiohttp.ClientSession:
-        """The pooled upstream client (created on first use if no lifespan ran)."""
-        if self._session is None or self._session.closed:
-            self._session = new_session()
-        return self._session
+    def client(self) -> Client:
+        """The upstream client (created on first use if no lifespan ran)."""
+        if self._client is None or self._client.closed:
+            self._client = new_client()
+        return self._client
 
     async def startup(self) -> None:
         """Open the upstream client and learn each upstream's model name."""
-        session = self.session()
+        session = self.client().pooled
         for pool in self.pools.values():
             config = self.settings.proxy.tier(pool.tier)
             for upstream in pool.upstreams:
@@ -114,8 +113,8 @@ class ProxyApp:
 
     async def shutdown(self) -> None:
         """Close the upstream client and stop the router's monitor."""
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
         self.router.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -25,6 +25,7 @@ from adaptive_router.proxy.requests import CompletionRequest
 from adaptive_router.proxy.sse import FirstContentDetector, error_event
 from adaptive_router.proxy.transport import (
     HOP_BY_HOP,
+    Client,
     Opened,
     UpstreamFailure,
     discover_model,
@@ -86,13 +87,13 @@ class Forwarder:
         pools: dict[Tier, TierPool],
         router: AdaptiveRouter,
         metrics: ProxyMetrics,
-        session: Callable[[], aiohttp.ClientSession],
+        client: Callable[[], Client],
     ) -> None:
         self.config = config
         self.pools = pools
         self.router = router
         self.metrics = metrics
-        self.session = session
+        self.client = client
         self._timeouts = {
             tier: aiohttp.ClientTimeout(
                 total=config.tier(tier).total_timeout_s,
@@ -170,7 +171,7 @@ class Forwarder:
         outcome: str | None = None  # None: no verdict on the upstream (the client left)
         try:
             opened = await open_upstream(
-                self.session(),
+                self.client(),
                 upstream.base_url + path.removeprefix("/v1"),
                 body,
                 self._headers(ex, config),
@@ -200,7 +201,7 @@ class Forwarder:
         if not config.model and upstream.model is None and now >= upstream.model_checked_at:
             upstream.model_checked_at = now + _MODEL_RECHECK_S
             upstream.model = await discover_model(
-                self.session(), upstream.base_url, min(config.connect_timeout_s, 2.0)
+                self.client().pooled, upstream.base_url, min(config.connect_timeout_s, 2.0)
             )
         payload = dict(request.payload)
         model = config.model or upstream.model

@@ -46,23 +46,45 @@ class Opened:
 KEEPALIVE_S = 4.0
 
 
-def new_session() -> aiohttp.ClientSession:
-    """One pooled session per app: keep-alive connections, no per-host limit.
+@dataclass(slots=True)
+class Client:
+    """The upstream HTTP client: a keep-alive pool, plus fresh connections for the retry.
 
-    An idle connection is dropped after ``KEEPALIVE_S``, before the engines drop it
+    An idle connection leaves the pool after ``KEEPALIVE_S``, before the engines drop it
     themselves (llama-server and uvicorn, which serves vLLM and SGLang, close a connection
-    idle for 5 s). A connection the server has visibly closed is never reused, but one
-    reused at the moment the server closes it fails while the request is written; a burst
-    of connections that went idle together can fail that way together, past the one retry.
+    idle for 5 s). llama-server also closes the connection after every *streamed* answer
+    while its headers promise keep-alive, so a pooled connection can be dead on reuse before
+    the client has seen it close; the request then fails as it is written, and so can a
+    retry on the next pooled connection. The one retry therefore goes out on a new one.
     """
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=KEEPALIVE_S)
+
+    pooled: aiohttp.ClientSession
+    fresh: aiohttp.ClientSession
+
+    @property
+    def closed(self) -> bool:
+        return self.pooled.closed
+
+    async def close(self) -> None:
+        await self.pooled.close()
+        await self.fresh.close()
+
+
+def new_client() -> Client:
+    """A pooled session (no per-host limit) and a session that never reuses a connection."""
+    pooled = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=KEEPALIVE_S)
+    fresh = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, force_close=True)
+    return Client(_session(pooled), _session(fresh))
+
+
+def _session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=False
     )
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession,
+    client: Client,
     url: str,
     body: bytes,
     headers: dict[str, str],
@@ -78,7 +100,7 @@ async def open_upstream(
     try:
         # An unstreamed answer's first byte comes when it is complete: only the total applies.
         async with asyncio.timeout(tier.first_byte_timeout_s if stream else None):
-            response = await _post(session, url, body, headers, timeout)
+            response = await _post(client, url, body, headers, timeout)
             if response.status >= 500:
                 detail = (await response.read())[:300].decode("utf-8", "replace")
                 raise UpstreamFailure("status", f"HTTP {response.status}: {detail.strip()}")
@@ -100,24 +122,23 @@ async def open_upstream(
 
 
 async def _post(
-    session: aiohttp.ClientSession,
+    client: Client,
     url: str,
     body: bytes,
     headers: dict[str, str],
     timeout: aiohttp.ClientTimeout,
 ) -> aiohttp.ClientResponse:
-    """POST, retrying once on a pooled connection the server had already closed.
+    """POST on a pooled connection; once more on a new one if that one was dead.
 
-    A keep-alive connection can die on the server's side while it waits in the pool
-    (llama-server closes idle ones); the request then fails while being written, before the
-    server saw it, so sending it once more on a fresh connection is safe.
+    A connection the server closed fails the request while it is written or before any
+    answer, so the server never worked on it; sending it again is safe.
     """
     try:
-        return await session.post(url, data=body, headers=headers, timeout=timeout)
+        return await client.pooled.post(url, data=body, headers=headers, timeout=timeout)
     except aiohttp.ClientConnectorError:
         raise  # could not connect at all: nothing stale to retry
     except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
-        return await session.post(url, data=body, headers=headers, timeout=timeout)
+        return await client.fresh.post(url, data=body, headers=headers, timeout=timeout)
 
 
 def _timeout_message(

@@ -26,6 +26,7 @@ import orjson
 from adaptive_router.bench.config import Api, Target
 from adaptive_router.bench.records import RequestRecord
 from adaptive_router.bench.workloads import Prompt
+from adaptive_router.proxy.sse import choices_have_content
 
 _MAX_ERROR_BODY = 4096
 
@@ -63,7 +64,7 @@ class StreamRecorder:
             return
         if data.get("error") is not None:
             self.error = _error_message(data)
-        if _has_content(data.get("choices")):
+        if choices_have_content(data.get("choices")):
             self.content_times.append(now - self.started)
         usage = data.get("usage")
         if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
@@ -104,21 +105,6 @@ def _event_data(event: bytes) -> bytes | None:
     """The joined ``data:`` lines of one SSE event, or None when it has none."""
     lines = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line[:5] == b"data:"]
     return b"\n".join(lines) if lines else None
-
-
-def _has_content(choices: Any) -> bool:
-    if not isinstance(choices, list):
-        return False
-    for choice in choices:
-        if not isinstance(choice, dict):
-            continue
-        delta = choice.get("delta")
-        if choice.get("text") or (
-            isinstance(delta, dict)
-            and (delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls"))
-        ):
-            return True
-    return False
 
 
 def _error_message(data: dict[str, Any]) -> str:

@@ -58,12 +58,14 @@ def _has_content(event: bytes) -> bool:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(data, dict) and _choices_have_content(data.get("choices")):
+        if isinstance(data, dict) and choices_have_content(data.get("choices")):
             return True
     return False
 
 
-def _choices_have_content(choices: Any) -> bool:
+def choices_have_content(choices: Any) -> bool:
+    """True when a chunk's ``choices`` carry generated output: the TTFT definition, shared
+    by the proxy and ``stratum bench``."""
     if not isinstance(choices, list):
         return False
     for choice in choices:

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 from adaptive_router.bench.stats import Aggregate
 from adaptive_router.stack.state import RunDir
+from adaptive_router.tiers import TIER_HIGH, TIER_LOW
 
 ROUTED, ALL_HIGH, ALL_LOW = "routed", "all-high", "all-low"
-TIER_HIGH = "tier_high"
 PRESETS = ("routing-question",)
 NOISE = 0.10  # a change of p50 TTFT smaller than this is reported as "about matched"
 QUALITY_CAVEAT = (
@@ -68,7 +68,7 @@ def local_engines(router_url: str, run_dir: Path) -> tuple[str | None, str | Non
     if state is None or not _same_server(state.router_url, router_url):
         return None, None
     started = {part.name: part.url for part in state.parts if part.pid is not None}
-    return started.get(TIER_HIGH), started.get("tier_low")
+    return started.get(TIER_HIGH), started.get(TIER_LOW)
 
 
 def _same_server(served: str, asked: str) -> bool:

@@ -17,6 +17,7 @@ from adaptive_router.bench.records import TTFT_DEFINITION
 from adaptive_router.bench.runner import BenchResult, level_label
 from adaptive_router.bench.stats import Aggregate
 from adaptive_router.errors import StratumError
+from adaptive_router.tiers import TIER_HIGH
 
 LOAD_CHART = "ttft_vs_load.png"
 COMPARE_CHART = "routed_vs_baselines.png"
@@ -89,7 +90,7 @@ def _compare_chart(plt: Any, result: BenchResult) -> Any:
             bars = ax.bar(xs, ys, width, label=name)
             for bar, agg in zip(bars, rows, strict=True):
                 if agg.tier_share:
-                    share = agg.tier_share.get("tier_high", 0.0)
+                    share = agg.tier_share.get(TIER_HIGH, 0.0)
                     ax.annotate(f"high {share:.0%}", (bar.get_x() + width / 2, bar.get_height()),
                                 ha="center", va="bottom", fontsize=7)  # fmt: skip
         labels = [level_label(level, config.open_loop) for level in config.levels]

@@ -28,6 +28,7 @@ from adaptive_router.bench.records import RequestRecord
 from adaptive_router.bench.stats import Aggregate, aggregate
 from adaptive_router.bench.workloads import Workload, WorkloadSpec, build_workload
 from adaptive_router.errors import TargetError
+from adaptive_router.tiers import TIER_HIGH
 
 CHECK_TIMEOUT_S = 5.0
 
@@ -59,7 +60,7 @@ def summary_line(agg: Aggregate, open_loop: bool) -> str:
         f"{agg.output_tokens_per_s:.1f} out tok/s; {agg.errors} error(s)"
     )
     if agg.tier_share:
-        line += f"; tier_high {agg.tier_share.get('tier_high', 0.0):.0%}"
+        line += f"; tier_high {agg.tier_share.get(TIER_HIGH, 0.0):.0%}"
     return line
 
 

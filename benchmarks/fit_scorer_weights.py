@@ -45,10 +45,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
 from adaptive_router.evaluation import Example, apgr, load_outcomes, spearman  # noqa: E402
 from adaptive_router.scoring.scorer import DIMENSIONS, dimensions  # noqa: E402
 
-DATA = ROOT / ".." / "shared" / "data"
+DATA = default_data_dir()
 WEAK, STRONG = "Mistral-7B-Instruct-v0.1", "gpt-4-turbo"
 OTHER_PAIRS = [
     ("Llama-2-70b-chat", "gpt-4-0314"),

@@ -14,8 +14,7 @@ from adaptive_router.evaluation import (
     spearman,
     threshold_for_share,
 )
-
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from tests.conftest import SHARED_DATA
 
 
 def write_lines(path: Path, lines: Sequence[object]) -> Path:

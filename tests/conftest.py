@@ -99,7 +99,7 @@ def make_router(clock: Clock, fake_nvml: FakeNVML) -> Iterator[Callable[..., Ada
         cfg = config or RoutingConfig()
         kwargs.setdefault("monitor", VRAMMonitor(0, cfg.gpu_indices, nvml=fake_nvml, clock=clock))
         router = AdaptiveRouter(cfg, clock=clock, **kwargs)  # type: ignore[arg-type]
-        router.monitor.poll()
+        router.refresh()
         routers.append(router)
         return router
 

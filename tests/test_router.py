@@ -112,7 +112,7 @@ def test_sla_rule_recovers_through_probes(make_router: Factory) -> None:
             router.observe("tier_high", 300)
     assert "tier_low" in tiers[:10]
     assert tiers[-20:] == ["tier_high"] * 20, "the SLA rule never let go of a recovered tier"
-    assert router.latency.ttft_ms("tier_high") < 2000  # type: ignore[operator]
+    assert router.state().latency["tier_high"].ttft_ms < 2000  # type: ignore[operator]
 
 
 def test_sla_rule_recovers_by_decay_without_traffic(make_router: Factory, clock: Clock) -> None:
@@ -137,18 +137,19 @@ def test_observe_is_thread_safe(make_router: Factory) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert router.latency.snapshot()["tier_high"].samples == 1800
+    assert router.state().latency["tier_high"].samples == 1800
 
 
 def test_close_stops_the_monitor_thread() -> None:
     from adaptive_router import VRAMMonitor
     from tests.conftest import FakeNVML
 
-    monitor = VRAMMonitor(5, nvml=FakeNVML({0: (8.0, 16.0, 5.0)}))
+    monitor = VRAMMonitor(0.005, nvml=FakeNVML({0: (8.0, 16.0, 5.0)}))
     with AdaptiveRouter(RoutingConfig(), monitor=monitor):
-        assert monitor._thread is not None
-        assert monitor._thread.is_alive()
-    assert not monitor._thread.is_alive()
+        thread = monitor._thread
+        assert thread is not None
+        assert thread.is_alive()
+    assert not thread.is_alive()
 
 
 def test_import_starts_no_thread_and_touches_no_nvml() -> None:

@@ -9,7 +9,7 @@
 
 from adaptive_router.config import RoutingConfig, load_config
 from adaptive_router.errors import ConfigError, DataFileError, StratumError
-from adaptive_router.router import AdaptiveRouter, Decision
+from adaptive_router.router import AdaptiveRouter, Decision, RouterState
 from adaptive_router.rules import RoutingContext, Rule, Verdict, default_rules
 from adaptive_router.scoring import ComplexityScorer, Score
 from adaptive_router.signals import LatencyTracker, VRAMMonitor, VRAMSnapshot
@@ -24,6 +24,7 @@ __all__ = [
     "DataFileError",
     "Decision",
     "LatencyTracker",
+    "RouterState",
     "RoutingConfig",
     "RoutingContext",
     "Rule",

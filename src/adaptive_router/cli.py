@@ -128,8 +128,7 @@ def route(
         prompt = sys.stdin.read()
     config = build_config(config_path, flags)
     with AdaptiveRouter(config) as router:
-        if config.vram_poll_interval_ms > 0:
-            router.monitor.poll()  # a one-shot command: read the GPU once before deciding
+        router.refresh()  # a one-shot command: read the GPU once before deciding
         try:
             decision = router.explain(prompt, tier=tier)
         except ValueError as exc:

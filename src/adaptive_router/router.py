@@ -21,9 +21,11 @@ from adaptive_router.scoring.text import Prompt, prompt_text
 from adaptive_router.signals import (
     EngineMonitor,
     LatencyTracker,
+    TierLatency,
     TierLoad,
     UpstreamLoad,
     VRAMMonitor,
+    VRAMSnapshot,
     summarise,
 )
 from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, parse_tier
@@ -58,6 +60,18 @@ class Decision:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RouterState:
+    """What the router sees now: the one read-only view its consumers (proxy, metrics,
+    status page, CLI) use. ``engines`` is empty when the tiers' engines are not polled.
+    """
+
+    config: RoutingConfig
+    gpu: VRAMSnapshot
+    latency: Mapping[Tier, TierLatency]
+    engines: Mapping[Tier, TierLoad]
+
+
 class AdaptiveRouter:
     """Routes each prompt to ``"tier_low"`` or ``"tier_high"``.
 
@@ -65,11 +79,14 @@ class AdaptiveRouter:
     ``upstreams`` (OpenAI base URLs), a thread polling their engines' /health and /metrics;
     use it as a context manager or call :meth:`close` to stop them. ``rules`` replaces the
     default chain (see :func:`adaptive_router.rules.default_rules`); ``monitor``,
-    ``engine_monitor`` and ``clock`` are injectable for tests.
+    ``engine_monitor`` and ``clock`` are injectable for tests. :meth:`state` is the view of
+    everything it knows.
 
         >>> router = AdaptiveRouter(RoutingConfig(complexity_threshold=0.65))
         >>> router.route("Prove the Riemann hypothesis step by step")
         'tier_high'
+        >>> router.state().config.complexity_threshold
+        0.65
         >>> router.close()
     """
 
@@ -84,33 +101,33 @@ class AdaptiveRouter:
         engine_monitor: EngineMonitor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.config = config or RoutingConfig()
-        cfg = self.config
+        self.config = cfg = config or RoutingConfig()
         self.scorer = scorer or ComplexityScorer()
         self.rules: tuple[Rule, ...] = tuple(default_rules() if rules is None else rules)
-        self.latency = LatencyTracker(
+        self._latency = LatencyTracker(
             alpha=cfg.latency_ema_alpha,
             seed_ms=cfg.sla_warmup_seed_ms,
             half_life_s=cfg.sla_decay_half_life_s,
             clock=clock,
         )
-        self.monitor = monitor or VRAMMonitor(
-            cfg.vram_poll_interval_ms, cfg.gpu_indices, clock=clock
+        self._gpu_watched = monitor is not None or cfg.vram_poll_interval_ms > 0
+        self._monitor = monitor or VRAMMonitor(
+            cfg.vram_poll_interval_ms / 1000.0, cfg.gpu_indices, clock=clock
         )
         self._clock = clock
         self._tier_of = {url: tier for tier, urls in (upstreams or {}).items() for url in urls}
-        self.engines = engine_monitor
-        if self.engines is None and self._tier_of and cfg.engine_poll_interval_ms > 0:
-            self.engines = EngineMonitor(
+        self._engines = engine_monitor
+        if self._engines is None and self._tier_of and cfg.engine_poll_interval_ms > 0:
+            self._engines = EngineMonitor(
                 list(self._tier_of),
                 cfg.engine_poll_interval_ms / 1000.0,
                 engine=cfg.engine_kind,
                 clock=clock,
             )
         self._engine_view: tuple[object, Mapping[Tier, TierLoad]] = (None, {})
-        self.monitor.start()
-        if self.engines is not None:
-            self.engines.start()
+        self._monitor.start()
+        if self._engines is not None:
+            self._engines.start()
 
     def route(self, prompt: Prompt, *, tier: str | None = None) -> Tier:
         """The tier for ``prompt`` (a string or an OpenAI ``messages`` list).
@@ -123,29 +140,18 @@ class AdaptiveRouter:
         """The full :class:`Decision` for ``prompt``: tier, rule, reason, score, signals."""
         text = prompt_text(prompt)
         score = self.scorer.score(text)
-        latency = self.latency.snapshot()
-        engines = self.engine_loads()
+        state = self.state()
         ctx = RoutingContext(
             text=text,
             score=score,
             requested_tier=None if tier is None else parse_tier(tier),
-            vram=self.monitor.snapshot,
-            latency=latency,
+            vram=state.gpu,
+            latency=state.latency,
             now=self._clock(),
             config=self.config,
-            engines=engines,
+            engines=state.engines,
         )
-        signals: dict[str, float | bool | None] = {
-            "vram_available": ctx.vram.available,
-            "vram_free_gb_min": ctx.vram.min_free_gb,
-            "gpu_util_pct_max": ctx.vram.max_util_pct,
-            "tier_low_ttft_ema_ms": latency[TIER_LOW].ttft_ms,
-            "tier_high_ttft_ema_ms": latency[TIER_HIGH].ttft_ms,
-        }
-        for tier, load in engines.items():
-            signals[f"{tier}_healthy"] = load.healthy
-            signals[f"{tier}_waiting"] = load.waiting
-            signals[f"{tier}_kv_usage"] = load.kv_usage
+        signals = _signals(state)
         for rule in self.rules:
             verdict = rule(ctx)
             if verdict is not None:
@@ -156,11 +162,25 @@ class AdaptiveRouter:
         reason = f"no rule objected: {default} (score {score.total:.2f})"
         return Decision(default, DEFAULT_RULE, reason, score.total, score.breakdown, signals)
 
-    def engine_loads(self) -> Mapping[Tier, TierLoad]:
+    def state(self) -> RouterState:
+        """A frozen view of the config in force and every live signal, read now."""
+        return RouterState(
+            self.config, self._monitor.snapshot(), self._latency.snapshot(), self._engine_loads()
+        )
+
+    def refresh(self) -> RouterState:
+        """Take fresh readings now, without waiting for the pollers (one-shot commands)."""
+        if self._gpu_watched:
+            self._monitor.poll()
+        if self._engines is not None:
+            self._engines.poll()
+        return self.state()
+
+    def _engine_loads(self) -> Mapping[Tier, TierLoad]:
         """Each polled tier's engine load, folded over its upstreams (empty if not polled)."""
-        if self.engines is None:
+        if self._engines is None:
             return {}
-        snapshot = self.engines.snapshot()
+        snapshot = self._engines.snapshot()
         cached_for, loads = self._engine_view
         if snapshot is not cached_for:  # a new polling round: fold it once, not per request
             by_tier: dict[Tier, list[UpstreamLoad]] = {}
@@ -170,23 +190,19 @@ class AdaptiveRouter:
             self._engine_view = (snapshot, loads)
         return loads
 
-    def tier_of(self, upstream: str) -> Tier | None:
-        """The tier an upstream base URL serves (None if the router does not poll it)."""
-        return self._tier_of.get(upstream)
-
     def observe(self, tier: str, ttft_ms: float | None, total_ms: float | None = None) -> None:
         """Feed back one request's time to first token (and total time) in milliseconds.
 
         Thread-safe. The SLA rule compares tier_high's TTFT moving average to
         ``latency_sla_ms``. ``ttft_ms=None`` records only the total time (unstreamed answers).
         """
-        self.latency.observe(parse_tier(tier), ttft_ms, total_ms)
+        self._latency.observe(parse_tier(tier), ttft_ms, total_ms)
 
     def close(self) -> None:
         """Stop the GPU and engine monitor threads. Safe to call twice."""
-        self.monitor.close()
-        if self.engines is not None:
-            self.engines.close()
+        self._monitor.close()
+        if self._engines is not None:
+            self._engines.close()
 
     def __enter__(self) -> AdaptiveRouter:
         return self
@@ -198,3 +214,20 @@ class AdaptiveRouter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _signals(state: RouterState) -> dict[str, float | bool | None]:
+    """The signal values a decision reports (None = unknown)."""
+    gpu, latency = state.gpu, state.latency
+    signals: dict[str, float | bool | None] = {
+        "vram_available": gpu.available,
+        "vram_free_gb_min": gpu.min_free_gb,
+        "gpu_util_pct_max": gpu.max_util_pct,
+        "tier_low_ttft_ema_ms": latency[TIER_LOW].ttft_ms,
+        "tier_high_ttft_ema_ms": latency[TIER_HIGH].ttft_ms,
+    }
+    for tier, load in state.engines.items():
+        signals[f"{tier}_healthy"] = load.healthy
+        signals[f"{tier}_waiting"] = load.waiting
+        signals[f"{tier}_kv_usage"] = load.kv_usage
+    return signals

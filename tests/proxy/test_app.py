@@ -106,7 +106,7 @@ async def test_streaming_passes_each_chunk_through_as_it_arrives(
     times = [t for t, _ in reply.chunks]
     # unbuffered: chunks arrive spread over the upstream's 0.6 s, not all at the end
     assert times[-1] - times[0] > 0.45
-    ttft = app.router.latency.ttft_ms("tier_low")
+    ttft = app.router.state().latency["tier_low"].ttft_ms
     assert ttft is not None
     assert ttft < 120  # measured at the first content chunk, not at the end
 
@@ -118,7 +118,7 @@ async def test_text_completions_stream_too(make_app: AppFactory, high: FakeUpstr
     assert reply.status == 200
     assert reply.events()[0]["choices"][0]["text"] == "high-0 "
     assert high.seen[-1].path == "/v1/completions"
-    assert app.router.latency.ttft_ms("tier_high") is not None
+    assert app.router.state().latency["tier_high"].ttft_ms is not None
 
 
 @pytest.mark.parametrize("behaviour", ["status", "refused", "stall"])
@@ -300,7 +300,7 @@ async def test_body_limit_endpoints_methods_and_keys(make_app: AppFactory) -> No
 async def test_unstreamed_answers_record_total_time_only(make_app: AppFactory) -> None:
     app = await make_app(routing=RoutingConfig(vram_poll_interval_ms=0))
     await call(app, CHAT, chat("gemma4-lite"))
-    latency = app.router.latency.snapshot()["tier_low"]
+    latency = app.router.state().latency["tier_low"]
     assert latency.ttft_ms is None
     assert latency.total_ms is not None
 

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -25,9 +25,17 @@ from adaptive_router.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from adaptive_router.proxy.asgi import (
+    Exchange,
+    Receive,
+    Scope,
+    Send,
+    request_headers,
+    send_whole,
+)
 from adaptive_router.proxy.auth import check_api_key
 from adaptive_router.proxy.config import Settings
-from adaptive_router.proxy.forward import Exchange, Forwarder
+from adaptive_router.proxy.forward import Forwarder, Job, Outcome
 from adaptive_router.proxy.metrics import CONTENT_TYPE, ProxyMetrics
 from adaptive_router.proxy.requests import (
     ClientDisconnected,
@@ -38,17 +46,12 @@ from adaptive_router.proxy.requests import (
 )
 from adaptive_router.proxy.status import StatusBoard
 from adaptive_router.proxy.status import page as status_page
-from adaptive_router.proxy.transport import Client, discover_model, new_client
+from adaptive_router.proxy.transport import Client, new_client
 from adaptive_router.proxy.upstream import TierPool, Upstream
 from adaptive_router.router import AdaptiveRouter
 from adaptive_router.tiers import TIERS, Tier, parse_tier
 
 logger = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PARSERS = {"/v1/chat/completions": parse_chat, "/v1/completions": parse_completion}
@@ -81,7 +84,7 @@ class ProxyApp:
             )
             for tier in TIERS
         }
-        self.metrics = ProxyMetrics(self.router, self.pools)
+        self.metrics = ProxyMetrics(self.router.state, self.pools)
         self.aliases = proxy.alias_targets()
         self.created = int(time.time())
         self._client: Client | None = None
@@ -103,13 +106,10 @@ class ProxyApp:
 
     async def startup(self) -> None:
         """Open the upstream client and learn each upstream's model name."""
-        session = self.client().pooled
         for pool in self.pools.values():
-            config = self.settings.proxy.tier(pool.tier)
+            timeout_s = min(self.settings.proxy.tier(pool.tier).connect_timeout_s, 5.0)
             for upstream in pool.upstreams:
-                upstream.model = config.model or await discover_model(
-                    session, upstream.base_url, min(config.connect_timeout_s, 5.0)
-                )
+                await self._forwarder.resolve_model(upstream, timeout_s, retry_after_s=0.0)
 
     async def shutdown(self) -> None:
         """Close the upstream client and stop the router's monitor."""
@@ -135,7 +135,7 @@ class ProxyApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
+        headers = request_headers(scope)
         given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         exchange = Exchange(scope, receive, send, headers, request_id, time.perf_counter())
@@ -177,17 +177,15 @@ class ProxyApp:
         decision = self.router.explain(request.prompt, tier=forced)
         self.metrics.decisions.labels(decision.tier, decision.rule).inc()
         self.metrics.score.observe(decision.score)
+        outcome = Outcome(None, 500)
         try:
-            await self._forwarder.forward(exchange, path, request, decision)
+            outcome = await self._forwarder.forward(Job(exchange, path, request, decision))
         except HTTPError as exc:
-            exchange.status = exc.status
+            outcome = Outcome(None, exc.status)
             raise
         finally:
             total_ms = (time.perf_counter() - exchange.started) * 1000.0
-            self.board.record(
-                decision, exchange.tier, exchange.status, exchange.ttft_ms, total_ms,
-                exchange.failover,
-            )  # fmt: skip
+            self.board.record(decision, outcome, total_ms)
 
     def _requested_tier(self, model: str | None, headers: dict[str, str]) -> Tier | None:
         header = headers.get(self.settings.proxy.tier_header)
@@ -212,7 +210,7 @@ class ProxyApp:
             {"id": name, "object": "model", "created": self.created, "owned_by": "stratum"}
             for name in self.aliases
         ]
-        await _send(send, 200, orjson.dumps({"object": "list", "data": data}))
+        await send_whole(send, 200, orjson.dumps({"object": "list", "data": data}))
 
     def tier_health(self) -> dict[str, dict[str, Any]]:
         """Readiness and upstream state per tier (the body of /health)."""
@@ -240,48 +238,14 @@ class ProxyApp:
         ready = [t for t, info in tiers.items() if info["ready"]]
         status = "ok" if len(ready) == len(tiers) else "degraded" if ready else "down"
         body = {"status": status, "tiers": tiers}
-        await _send(send, 200 if ready else 503, orjson.dumps(body))
+        await send_whole(send, 200 if ready else 503, orjson.dumps(body))
 
     async def _page(self, scope: Scope, send: Send) -> None:
-        await _send(send, 200, status_page(), "text/html; charset=utf-8")
+        await send_whole(send, 200, status_page(), "text/html; charset=utf-8")
 
     async def _status(self, scope: Scope, send: Send) -> None:
-        engines = {tier: _engine_view(self.router, tier) for tier in TIERS}
-        body = self.board.snapshot(self.router, self.pools, self.tier_health(), engines)
-        await _send(send, 200, orjson.dumps(body))
+        body = self.board.snapshot(self.router.state(), self.tier_health())
+        await send_whole(send, 200, orjson.dumps(body))
 
     async def _metrics(self, scope: Scope, send: Send) -> None:
-        await _send(send, 200, self.metrics.render(), CONTENT_TYPE)
-
-
-def _engine_view(router: AdaptiveRouter, tier: Tier) -> dict[str, Any] | None:
-    load = router.engine_loads().get(tier)
-    if load is None or router.engines is None:
-        return None
-    kinds = {
-        u.engine for url, u in router.engines.snapshot().items() if router.tier_of(url) == tier
-    }
-    return {
-        "engine": ", ".join(sorted(k for k in kinds if k != "unknown")) or None,
-        "healthy": load.healthy,
-        "running": load.running,
-        "waiting": load.waiting,
-        "kv_usage": load.kv_usage,
-        "slots_busy": load.slots_busy,
-        "slots_total": load.slots_total,
-    }
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-async def _send(
-    send: Send, status: int, body: bytes, content_type: str = "application/json"
-) -> None:
-    headers = [
-        (b"content-type", content_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_whole(send, 200, self.metrics.render(), CONTENT_TYPE)

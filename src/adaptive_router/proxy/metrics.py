@@ -1,8 +1,9 @@
 """Prometheus metrics of one proxy app, in its own registry (no process-wide globals).
 
 Request-path metrics are counters and histograms updated as requests go; live values (GPU
-memory and utilisation, TTFT moving averages, upstream circuit state) are read from their
-snapshots at scrape time, so they cost nothing per request.
+memory and utilisation, TTFT moving averages, engine load, upstream circuit state) are read
+at scrape time from the router's published state and the pools, so they cost nothing per
+request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from adaptive_router.proxy.upstream import TierPool
-from adaptive_router.router import AdaptiveRouter
+from adaptive_router.router import RouterState
 from adaptive_router.tiers import TIERS, Tier
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,7 +28,7 @@ _SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 class ProxyMetrics:
     """All metrics of one app. ``render()`` gives the Prometheus text format."""
 
-    def __init__(self, router: AdaptiveRouter, pools: Mapping[Tier, TierPool]) -> None:
+    def __init__(self, state: Callable[[], RouterState], pools: Mapping[Tier, TierPool]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.decisions = Counter(
@@ -67,7 +68,7 @@ class ProxyMetrics:
         )  # fmt: skip
         for tier in TIERS:
             self.in_flight.labels(tier)
-        r.register(_LiveCollector(router, pools))
+        r.register(_LiveCollector(state, pools))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -76,13 +77,14 @@ class ProxyMetrics:
 class _LiveCollector(Collector):
     """Reads the router's and upstreams' current state when Prometheus scrapes."""
 
-    def __init__(self, router: AdaptiveRouter, pools: Mapping[Tier, TierPool]) -> None:
-        self._router = router
+    def __init__(self, state: Callable[[], RouterState], pools: Mapping[Tier, TierPool]) -> None:
+        self._state = state
         self._pools = pools
         self._clock: Callable[[], float] = time.monotonic
 
     def collect(self) -> Iterator[Metric]:
-        snapshot = self._router.monitor.snapshot
+        state = self._state()
+        snapshot = state.gpu
         yield GaugeMetricFamily(
             "stratum_gpu_monitor_available", "1 when NVML readings are available.",
             value=1.0 if snapshot.available else 0.0,
@@ -99,7 +101,7 @@ class _LiveCollector(Collector):
         ema = GaugeMetricFamily(
             "stratum_ttft_ema_seconds", "TTFT moving average the SLA rule uses.", labels=["tier"]
         )
-        for tier, latency in self._router.latency.snapshot().items():
+        for tier, latency in state.latency.items():
             if latency.ttft_ms is not None:
                 ema.add_metric([tier], latency.ttft_ms / 1000.0)
         yield ema
@@ -112,30 +114,32 @@ class _LiveCollector(Collector):
             for upstream in pool.upstreams:
                 up.add_metric([tier, upstream.base_url], float(upstream.usable(now)))
         yield up
-        yield from self._engines()
+        yield from _engines(state)
 
-    def _engines(self) -> Iterator[Metric]:
-        healthy = GaugeMetricFamily(
-            "stratum_engine_healthy", "1 while a tier's engine answers /health.", labels=["tier"]
-        )
-        running = GaugeMetricFamily(
-            "stratum_engine_running", "Requests the tier's engines are processing.",
-            labels=["tier"],
-        )  # fmt: skip
-        waiting = GaugeMetricFamily(
-            "stratum_engine_waiting", "Requests queued in the tier's engines.", labels=["tier"]
-        )
-        kv = GaugeMetricFamily(
-            "stratum_engine_kv_usage_ratio", "Fullest KV cache of the tier's engines, 0-1.",
-            labels=["tier"],
-        )  # fmt: skip
-        for tier, load in self._router.engine_loads().items():
-            for family, value in (
-                (healthy, None if load.healthy is None else float(load.healthy)),
-                (running, load.running),
-                (waiting, load.waiting),
-                (kv, load.kv_usage),
-            ):
-                if value is not None:
-                    family.add_metric([tier], value)
-        yield from (healthy, running, waiting, kv)
+
+def _engines(state: RouterState) -> Iterator[Metric]:
+    """Each polled tier's engine health and load."""
+    healthy = GaugeMetricFamily(
+        "stratum_engine_healthy", "1 while a tier's engine answers /health.", labels=["tier"]
+    )
+    running = GaugeMetricFamily(
+        "stratum_engine_running", "Requests the tier's engines are processing.",
+        labels=["tier"],
+    )  # fmt: skip
+    waiting = GaugeMetricFamily(
+        "stratum_engine_waiting", "Requests queued in the tier's engines.", labels=["tier"]
+    )
+    kv = GaugeMetricFamily(
+        "stratum_engine_kv_usage_ratio", "Fullest KV cache of the tier's engines, 0-1.",
+        labels=["tier"],
+    )  # fmt: skip
+    for tier, load in state.engines.items():
+        for family, value in (
+            (healthy, None if load.healthy is None else float(load.healthy)),
+            (running, load.running),
+            (waiting, load.waiting),
+            (kv, load.kv_usage),
+        ):
+            if value is not None:
+                family.add_metric([tier], value)
+    yield from (healthy, running, waiting, kv)

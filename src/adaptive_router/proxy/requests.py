@@ -7,16 +7,14 @@ else is the upstream's to judge: its 4xx answers reach the client unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from adaptive_router.errors import BadRequest, PayloadTooLarge
+from adaptive_router.proxy.asgi import Receive
 from adaptive_router.scoring.text import Prompt
-
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 class ClientDisconnected(Exception):

@@ -74,13 +74,16 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def serve(settings: Settings, *, log_level: str = "info") -> None:
-    """Run the proxy until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+def make_server(settings: Settings, *, log_level: str = "info") -> uvicorn.Server:
+    """The proxy app for ``settings`` in a uvicorn server, not yet running.
+
+    ``server.run()`` serves in a loop of its own; ``await server.serve()`` in the caller's
+    (``stratum up`` supervises its engines beside it). uvicorn picks uvloop and httptools
+    when they are installed (``uvicorn[standard]``).
+    """
     settings.proxy.require_upstreams()
-    check_port_free(settings.proxy.host, settings.proxy.port)
-    app = create_app(settings)
     config = uvicorn.Config(
-        app,
+        create_app(settings),
         host=settings.proxy.host,
         port=settings.proxy.port,
         lifespan="on",
@@ -89,6 +92,14 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
         log_level=log_level,
         timeout_graceful_shutdown=5,
     )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings, *, log_level: str = "info") -> None:
+    """Run the proxy until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+    settings.proxy.require_upstreams()
+    check_port_free(settings.proxy.host, settings.proxy.port)
+    server = make_server(settings, log_level=log_level)
     print(describe(settings), flush=True)
     with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():
-        uvicorn.Server(config).run()
+        server.run()

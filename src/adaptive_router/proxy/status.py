@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
-from adaptive_router.proxy.upstream import TierPool
-from adaptive_router.router import AdaptiveRouter, Decision
-from adaptive_router.tiers import TIERS, Tier
+from adaptive_router.proxy.forward import Outcome
+from adaptive_router.router import Decision, RouterState
+from adaptive_router.signals import TierLoad
+from adaptive_router.tiers import TIERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class Record:
     rule: str
     reason: str
     score: float
-    status: int
+    status: int  # 499: the client left before the answer ended
     ttft_ms: float | None
     total_ms: float
     failover: bool
@@ -42,32 +43,21 @@ class StatusBoard:
         self.answered: dict[str, int] = dict.fromkeys(TIERS, 0)
         self.started = time.time()
 
-    def record(
-        self,
-        decision: Decision,
-        tier: Tier | None,
-        status: int,
-        ttft_ms: float | None,
-        total_ms: float,
-        failover: bool,
-    ) -> None:
+    def record(self, decision: Decision, outcome: Outcome, total_ms: float) -> None:
+        """Keep one request: how it was routed and what came of it."""
         self.recent.append(
-            Record(time.time(), tier, decision.tier, decision.rule, decision.reason,
-                   round(decision.score, 4), status, ttft_ms, total_ms, failover)
+            Record(time.time(), outcome.tier, decision.tier, decision.rule, decision.reason,
+                   round(decision.score, 4), outcome.status, outcome.ttft_ms, total_ms,
+                   outcome.failover)
         )  # fmt: skip
-        if tier is not None:
-            self.answered[tier] += 1
+        if outcome.tier is not None:
+            self.answered[outcome.tier] += 1
 
-    def snapshot(
-        self,
-        router: AdaptiveRouter,
-        pools: Mapping[Tier, TierPool],
-        health: Mapping[str, Any],
-        engines: Mapping[Tier, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The JSON body of ``/api/status``."""
+    def snapshot(self, state: RouterState, health: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON body of ``/api/status``: the router's state, ``health`` per tier (the
+        body of ``/health``) and the recent requests."""
         total = sum(self.answered.values())
-        latency = router.latency.snapshot()
+        latency = state.latency
         tiers = {}
         for tier in TIERS:
             tiers[tier] = {
@@ -76,9 +66,9 @@ class StatusBoard:
                 "share": self.answered[tier] / total if total else None,
                 "ttft_ema_ms": latency[tier].ttft_ms,
                 "total_ema_ms": latency[tier].total_ms,
-                "engine": (engines or {}).get(tier),
+                "engine": _engine_view(state.engines.get(tier)),
             }
-        config = router.config
+        config, gpu = state.config, state.gpu
         return {
             "uptime_s": time.time() - self.started,
             "routing": {
@@ -87,14 +77,28 @@ class StatusBoard:
                 "vram_headroom_gb": config.vram_headroom_gb,
             },
             "gpu": {
-                "available": router.monitor.snapshot.available,
-                "free_gb_min": router.monitor.snapshot.min_free_gb,
-                "util_pct_max": router.monitor.snapshot.max_util_pct,
-                "error": router.monitor.snapshot.error,
+                "available": gpu.available,
+                "free_gb_min": gpu.min_free_gb,
+                "util_pct_max": gpu.max_util_pct,
+                "error": gpu.error,
             },
             "tiers": tiers,
             "recent": [asdict(r) for r in reversed(self.recent)],
         }
+
+
+def _engine_view(load: TierLoad | None) -> dict[str, Any] | None:
+    if load is None:
+        return None
+    return {
+        "engine": ", ".join(load.engines) or None,
+        "healthy": load.healthy,
+        "running": load.running,
+        "waiting": load.waiting,
+        "kv_usage": load.kv_usage,
+        "slots_busy": load.slots_busy,
+        "slots_total": load.slots_total,
+    }
 
 
 def page() -> bytes:

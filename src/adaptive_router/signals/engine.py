@@ -1,10 +1,10 @@
 """EngineMonitor: each upstream engine's health and load, read from its own endpoints.
 
-One daemon thread polls every upstream (given as its OpenAI base URL, ``http://host:8080/v1``)
-each ``interval_s``: ``GET /health``, ``GET /metrics`` and, on llama.cpp, ``GET /slots``, all at
-the server root, with short timeouts. Each round is published as one immutable mapping
-``base_url -> UpstreamLoad`` by swapping a reference, so readers on the request path never lock
-and never wait on the network. What an engine does not say stays ``None``: the monitor never
+A :class:`~adaptive_router.signals.poller.Poller` polls every upstream (given as its OpenAI
+base URL, ``http://host:8080/v1``) each ``interval_s``: ``GET /health``, ``GET /metrics``
+and, on llama.cpp, ``GET /slots``, all at the server root, with short timeouts. Each round
+is published as one immutable mapping ``base_url -> UpstreamLoad`` by swapping a reference,
+so readers on the request path never lock and never wait on the network. What an engine does not say stays ``None``: the monitor never
 makes a number up. :func:`summarise` folds one tier's upstreams into a :class:`TierLoad`.
 
 Health: 200 is healthy; no connection, a timeout or a 5xx (llama.cpp answers 503 while it
@@ -18,25 +18,25 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Literal, TypeVar, get_args
+from types import MappingProxyType
+from typing import TypeVar, get_args
 
 from adaptive_router.signals.engine_parse import (
     EngineKind,
     EngineLoad,
+    EngineSetting,
     parse_llamacpp_slots,
     parse_metrics,
 )
+from adaptive_router.signals.poller import Poller
 
 logger = logging.getLogger(__name__)
 
-EngineSetting = Literal["auto", "llama.cpp", "vllm", "sglang"]
 Fetch = Callable[[str, float], tuple[int, bytes]]
 """``fetch(url, timeout_s) -> (status, body)``; raises OSError when there is no answer."""
 _Number = TypeVar("_Number", int, float)
@@ -81,6 +81,7 @@ class TierLoad:
     slots_total: int | None
     upstreams: int
     newest_taken_at: float | None
+    engines: tuple[EngineKind, ...] = ()  # the kinds detected, sorted ("unknown" left out)
 
 
 def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
@@ -108,6 +109,7 @@ def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
         slots_total=_sum(item.slots_total for item in items),
         upstreams=len(items),
         newest_taken_at=max((item.taken_at for item in items), default=None),
+        engines=tuple(sorted({item.engine for item in items} - {"unknown"})),
     )
 
 
@@ -130,8 +132,9 @@ def urllib_fetch(url: str, timeout: float) -> tuple[int, bytes]:
             exc.close()
 
 
-class EngineMonitor:
-    """Polls the upstream engines in a daemon thread; ``snapshot()`` is the latest round.
+class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
+    """Polls the upstream engines every ``interval_s`` seconds; ``snapshot()`` is the latest
+    round, ``base_url -> UpstreamLoad`` (read-only).
 
         >>> with EngineMonitor(["http://127.0.0.1:8080/v1"]) as monitor:  # doctest: +SKIP
         ...     monitor.snapshot()["http://127.0.0.1:8080/v1"].load.running
@@ -140,6 +143,8 @@ class EngineMonitor:
     ``engine`` forces the engine kind instead of detecting it from ``/metrics``; ``fetch``
     replaces the HTTP GET (tests feed recorded pages); ``clock`` stamps readings.
     """
+
+    thread_name = "stratum-engine-monitor"
 
     def __init__(
         self,
@@ -153,74 +158,22 @@ class EngineMonitor:
     ) -> None:
         if engine not in get_args(EngineSetting):
             raise ValueError(f"engine must be one of {get_args(EngineSetting)}, not {engine!r}")
-        if interval_s < 0 or timeout_s <= 0:
-            raise ValueError("interval_s must be >= 0 and timeout_s > 0")
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be > 0")
         self.upstreams = tuple(dict.fromkeys(upstreams))
-        self.interval_s = interval_s
+        initial = MappingProxyType({url: _not_polled(url) for url in self.upstreams})
+        super().__init__(interval_s, initial=initial, clock=clock)
         self.engine: EngineSetting = engine
         self.timeout_s = timeout_s
         self._fetch = fetch
-        self._clock = clock
         self._detected: dict[str, EngineKind] = {}
         self._states: dict[str, tuple[object, ...]] = {}
-        self._snapshot: Mapping[str, UpstreamLoad] = MappingProxyType(
-            {url: _not_polled(url) for url in self.upstreams}
-        )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
-    def snapshot(self) -> Mapping[str, UpstreamLoad]:
-        """The latest round, ``base_url -> UpstreamLoad`` (read-only; a reference read)."""
-        return self._snapshot
+    def _take(self) -> Mapping[str, UpstreamLoad]:
+        return MappingProxyType({url: self._poll_one(url) for url in self.upstreams})
 
-    def start(self) -> None:
-        """Start the polling thread (idempotent). ``interval_s == 0`` disables polling."""
-        if self.interval_s <= 0:
-            return
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="stratum-engine-monitor", daemon=True
-            )
-            self._thread.start()
-
-    def poll(self) -> Mapping[str, UpstreamLoad]:
-        """Poll every upstream once, now, publish the round and return it."""
-        snapshot = MappingProxyType({url: self._poll_one(url) for url in self.upstreams})
-        self._snapshot = snapshot
-        return snapshot
-
-    def close(self) -> None:
-        """Stop the thread and wait for it (at most one round's timeouts). Safe to call twice."""
-        self._stop.set()
-        with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0 + 3 * self.timeout_s * len(self.upstreams))
-
-    def __enter__(self) -> EngineMonitor:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = self._clock()
-            try:
-                self.poll()
-            except Exception:  # a bug must not silently end monitoring: log it, keep polling
-                logger.exception("engine monitor: poll failed")
-            self._stop.wait(max(0.0, self.interval_s - (self._clock() - started)))
+    def _join_timeout_s(self) -> float:
+        return 5.0 + 3 * self.timeout_s * len(self.upstreams)
 
     def _poll_one(self, base_url: str) -> UpstreamLoad:
         root = server_root(base_url)

@@ -36,6 +36,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 EngineKind = Literal["llama.cpp", "vllm", "sglang", "unknown"]
+"""An engine as detected from its ``/metrics`` page."""
+EngineSetting = Literal["auto", "llama.cpp", "vllm", "sglang"]
+"""An engine as configured (``engine_kind``): a kind, or ``auto`` to detect it."""
 
 # label -> value pairs of one series, and every series of one metric name
 _Labels = frozenset[tuple[str, str]]

@@ -1,21 +1,21 @@
 """VRAMMonitor: free GPU memory and utilisation from NVML, polled off the request path.
 
-One daemon thread per monitor reads NVML (the ``pynvml`` module of nvidia-ml-py) every
-``interval_ms`` and publishes an immutable :class:`VRAMSnapshot` by swapping one reference,
-so readers never lock. Without NVML or a GPU the snapshot says ``available=False`` and
-carries the reason; the monitor never makes a number up.
+A :class:`~adaptive_router.signals.poller.Poller` reads NVML (the ``pynvml`` module of
+nvidia-ml-py) every ``interval_s`` and publishes an immutable :class:`VRAMSnapshot` by
+swapping one reference, so readers never lock. Without NVML or a GPU the snapshot says
+``available=False`` and carries the reason; the monitor never makes a number up.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
+
+from adaptive_router.signals.poller import Poller
 
 logger = logging.getLogger(__name__)
 
@@ -53,100 +53,54 @@ class VRAMSnapshot:
         return max((g.util_pct for g in self.gpus), default=None) if self.available else None
 
 
-class VRAMMonitor:
-    """Polls NVML in a daemon thread; ``snapshot`` is always the latest reading.
+class VRAMMonitor(Poller[VRAMSnapshot]):
+    """Polls NVML every ``interval_s`` seconds; ``snapshot()`` is always the latest reading.
 
-        >>> with VRAMMonitor(interval_ms=15) as monitor:  # doctest: +SKIP
-        ...     monitor.snapshot.min_free_gb
+        >>> with VRAMMonitor(interval_s=0.015) as monitor:  # doctest: +SKIP
+        ...     monitor.snapshot().min_free_gb
         10.5
 
     ``nvml`` replaces the ``pynvml`` module (tests inject a fake); ``clock`` stamps readings.
     """
 
+    thread_name = "stratum-vram-monitor"
+
     def __init__(
         self,
-        interval_ms: float = 15.0,
+        interval_s: float = 0.015,
         gpu_indices: Sequence[int] = (),
         *,
         nvml: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.interval_ms = interval_ms
+        disabled = VRAMSnapshot(available=False, error="GPU monitoring disabled")
+        initial = VRAMSnapshot(available=False, error="not polled yet")
+        super().__init__(interval_s, initial=initial if interval_s > 0 else disabled, clock=clock)
         self.gpu_indices = tuple(gpu_indices)
         self._nvml = nvml
-        self._clock = clock
         self._handles: list[tuple[int, Any]] | None = None
-        self._snapshot = VRAMSnapshot(available=False, error="not polled yet")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._broken = False  # NVML cannot work at all: stop polling
-        self._lock = threading.Lock()
 
-    @property
-    def snapshot(self) -> VRAMSnapshot:
-        """The latest reading (a plain attribute read: no lock, no NVML call)."""
-        return self._snapshot
-
-    def start(self) -> None:
-        """Start the polling thread (idempotent). ``interval_ms == 0`` disables polling."""
-        if self.interval_ms <= 0:
-            self._snapshot = VRAMSnapshot(available=False, error="GPU monitoring disabled")
-            return
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._thread = threading.Thread(
-                target=self._run, name="stratum-vram-monitor", daemon=True
-            )
-            self._thread.start()
-
-    def poll(self) -> VRAMSnapshot:
-        """Take one reading now, publish it and return it."""
+    def _take(self) -> VRAMSnapshot:
         try:
             handles = self._open()
             gpus = tuple(self._read(index, handle) for index, handle in handles)
             snapshot = VRAMSnapshot(available=True, gpus=gpus, taken_at=self._clock())
         except Exception as exc:  # NVML raises its own NVMLError tree; any failure = unknown
             snapshot = VRAMSnapshot(available=False, taken_at=self._clock(), error=str(exc))
-        if snapshot.available != self._snapshot.available or (
-            snapshot.error and snapshot.error != self._snapshot.error
+        previous = self.snapshot()
+        if snapshot.available != previous.available or (
+            snapshot.error and snapshot.error != previous.error
         ):
             self._log_transition(snapshot)
-        self._snapshot = snapshot
         return snapshot
 
-    def close(self) -> None:
-        """Stop the thread and release NVML. Safe to call twice."""
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+    def _release(self) -> None:
         if self._handles is not None and self._nvml is not None:
             try:
                 self._nvml.nvmlShutdown()
             except Exception:  # shutting down: nothing useful to do with an error
                 logger.debug("nvmlShutdown failed", exc_info=True)
             self._handles = None
-
-    def __enter__(self) -> VRAMMonitor:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        interval_s = self.interval_ms / 1000.0
-        while not self._stop.is_set():
-            self.poll()
-            if self._broken:
-                return
-            self._stop.wait(interval_s)
 
     def _open(self) -> list[tuple[int, Any]]:
         if self._handles is not None:

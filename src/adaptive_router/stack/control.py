@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptive_router.errors import StackError
+from adaptive_router.signals.engine import server_root
 from adaptive_router.stack.state import PartState, RunDir, StackState, pid_alive, pid_runs
 
 
@@ -29,7 +30,7 @@ class PartHealth:
 
 def health_url(part: PartState) -> str:
     """An engine's /health lives at its server root, the router's at its own root."""
-    root = part.url.removesuffix("/v1") if part.name != "router" else part.url
+    root = server_root(part.url) if part.name != "router" else part.url
     return root + "/health"
 
 

@@ -17,12 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
 from adaptive_router.errors import StackError
-from adaptive_router.proxy.app import create_app
 from adaptive_router.proxy.config import Settings
-from adaptive_router.proxy.server import check_port_free, sigterm_as_interrupt
+from adaptive_router.proxy.server import check_port_free, make_server, sigterm_as_interrupt
 from adaptive_router.stack.config import EngineConfig, StackConfig
 from adaptive_router.stack.llama import LlamaServer, LlamaServerSpec, default_model
 from adaptive_router.stack.state import PartState, RunDir, StackState
@@ -148,12 +145,7 @@ async def _serve(
     echo: Echo,
     log_level: str,
 ) -> None:
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host=settings.proxy.host, port=settings.proxy.port, lifespan="on",
-        access_log=False, log_level=log_level, proxy_headers=False, timeout_graceful_shutdown=5,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
+    server = make_server(settings, log_level=log_level)
     supervisor = None
     if stack.restart_engines and engines:
         supervisor = asyncio.create_task(_supervise(engines, run_dir, state, echo))

@@ -1,12 +1,12 @@
 """The processes proxy_overhead.py loads: each started in its own process group, waited for
-until it answers, and stopped (SIGTERM, then SIGKILL) when the run ends."""
+until it answers, and stopped (SIGTERM, then SIGKILL) when the run ends; their RSS and CPU."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from adaptive_router.bench.fake_engine import free_port
+
+RSS_EVERY_S = 0.05
 
 
 @dataclass
@@ -28,12 +30,6 @@ class Target:
 
 
 # -- child processes ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
@@ -92,6 +88,35 @@ def descendants(pid: int) -> list[int]:
             with contextlib.suppress(OSError):
                 queue.extend(int(p) for p in task.read_text().split())
     return found
+
+
+# -- process figures ----------------------------------------------------------------------------
+
+
+def rss_mb(pids: list[int]) -> float | None:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024 if total else None
+
+
+def cpu_s(pids: list[int]) -> float | None:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK") if total else None
+
+
+async def watch_rss(pids: list[int], peak: list[float]) -> None:
+    """Keep the highest RSS seen in ``peak[0]`` until cancelled."""
+    while True:
+        peak[0] = max(peak[0], rss_mb(pids) or 0.0)
+        await asyncio.sleep(RSS_EVERY_S)
 
 
 # -- the proxies under test ---------------------------------------------------------------------

@@ -45,19 +45,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _common import OTHER_PAIRS as HELD_OUT_PAIRS  # noqa: E402
+from _common import STRONG, WEAK  # noqa: E402
 from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
 from adaptive_router.evaluation import Example, apgr, load_outcomes, spearman  # noqa: E402
 from adaptive_router.scoring.scorer import DIMENSIONS, dimensions  # noqa: E402
 
 DATA = default_data_dir()
-WEAK, STRONG = "Mistral-7B-Instruct-v0.1", "gpt-4-turbo"
-OTHER_PAIRS = [
-    ("Llama-2-70b-chat", "gpt-4-0314"),
-    ("Mixtral-8x7B-Instruct-v0.1", "gpt-4-turbo"),
-    ("gpt-3.5-turbo-1106", "gpt-4-turbo"),
-    ("Mistral-7B-Instruct-v0.1", "gpt-4-0314"),
-    ("Llama-2-70b-chat", "claude-2.1"),
-]
+# the held-out pairs, and one more with claude-2.1 as the strong model
+OTHER_PAIRS = [*HELD_OUT_PAIRS, ("Llama-2-70b-chat", "claude-2.1")]
 RIDGE = 100.0  # penalty toward PRIOR, in units of 1% of n on standardised dimensions
 PRIOR = {"math": 1.0, "code": 1.0, "depth": 1.0, "tokens": 0.0, "entities": 1.0, "negation": 1.0}
 FREE_SIGN: set[str] = set()  # dimensions allowed a negative weight: none (see 2.)

@@ -42,27 +42,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import re
-import signal
-import statistics
 import subprocess
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import orjson
 
-from _common import check_port_free, terminate
-from adaptive_router.stack.llama import (
-    LlamaServer,
-    LlamaServerSpec,
-    default_model,
-    llama_server_binary,
-)
+from _common import abba, environment, fmt, median
+from _engine import EngineStream, add_deltas, check_port, connect
+from adaptive_router.proxy.server import sigterm_as_interrupt
+from adaptive_router.stack import LlamaServer, LlamaServerSpec, default_model, llama_server_binary
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-mtp-bench.json"
 MODES: dict[str, tuple[str, ...]] = {  # "{model}" is replaced by the model's path
@@ -133,6 +124,19 @@ class Sample:
     draft_accepted: int | None = None
     text: str = ""
 
+    @classmethod
+    def of(cls, stream: EngineStream, kind: str, prompt: int, round_: int) -> Sample:
+        timings = stream.timings
+        sample = cls(kind, prompt, round_, completion_tokens=stream.completion_tokens)
+        sample.ttft_s = stream.ttft_s or float("nan")
+        sample.decode_s, sample.text = stream.e2e_s - sample.ttft_s, stream.text
+        if timings.get("predicted_ms"):  # llama.cpp
+            sample.server_tok_s = 1000 * timings["predicted_n"] / timings["predicted_ms"]
+        if "draft_n" in timings:
+            sample.draft_n = int(timings["draft_n"])
+            sample.draft_accepted = int(timings.get("draft_n_accepted", 0))
+        return sample
+
     @property
     def client_tok_s(self) -> float | None:
         n = self.completion_tokens
@@ -153,87 +157,23 @@ class ModeResult:
 # -- client -------------------------------------------------------------------------------------
 
 
-async def complete(
-    session: aiohttp.ClientSession, url: str, model: str, prompt: str, max_tokens: int
-) -> Sample:
-    body = {
-        "model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
-        "stream": True, "ignore_eos": True, "stream_options": {"include_usage": True},
-    }  # fmt: skip
-    sample = Sample(kind="", prompt=-1, round=-1)
-    began = time.perf_counter()
-    first = float("nan")
-    async with session.post(f"{url}/completions", json=body) as response:
-        if response.status != 200:
-            detail = (await response.text())[:500]
-            raise RuntimeError(f"{url}/completions answered {response.status}: {detail}")
-        async for line in response.content:
-            if not line.startswith(b"data:") or line[5:].strip() == b"[DONE]":
-                continue
-            event = orjson.loads(line[5:])
-            if "error" in event:
-                raise RuntimeError(f"stream error from {url}: {event['error']}")
-            text = "".join(c.get("text") or "" for c in event.get("choices") or [])
-            if text and first != first:
-                first = time.perf_counter()
-            sample.text += text
-            fold_usage(sample, event)
-    sample.ttft_s, sample.decode_s = first - began, time.perf_counter() - first
-    return sample
-
-
-def fold_usage(sample: Sample, event: dict[str, Any]) -> None:
-    usage = event.get("usage") or {}
-    if usage.get("completion_tokens") is not None:
-        sample.completion_tokens = int(usage["completion_tokens"])
-    timings = event.get("timings") or {}
-    if timings.get("predicted_ms"):  # llama.cpp
-        sample.server_tok_s = 1000 * timings["predicted_n"] / timings["predicted_ms"]
-    if "draft_n" in timings:
-        sample.draft_n = int(timings["draft_n"])
-        sample.draft_accepted = int(timings.get("draft_n_accepted", 0))
-
-
-async def spec_counters(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
-    """Drafted/accepted token counters from /metrics (llama.cpp and vLLM names)."""
-    try:
-        async with session.get(f"{url.removesuffix('/v1')}/metrics") as response:
-            text = await response.text() if response.status == 200 else ""
-    except aiohttp.ClientError:
-        return {}
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        name = line.split("{", 1)[0].split(" ", 1)[0]
-        for key in ("num_draft_tokens_total", "num_accepted_tokens_total", "num_drafts_total"):
-            if name.endswith(f"spec_decode_{key}") and not line.startswith("#"):
-                found[key] = found.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
-    return found
+def spec_counter(name: str) -> str | None:
+    """Drafted/accepted token counters in /metrics (llama.cpp and vLLM names)."""
+    for key in ("num_draft_tokens_total", "num_accepted_tokens_total", "num_drafts_total"):
+        if name.endswith(f"spec_decode_{key}"):
+            return key
+    return None
 
 
 async def run_prompts(url: str, result: ModeResult, round_: int, opts: Options) -> None:
-    timeout = aiohttp.ClientTimeout(total=opts.timeout_s)
-    # one connection per request: llama-server may close a kept-alive one after a stream
-    connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        model = opts.model or await first_model(session, url)
-        await complete(session, url, model, "Warm-up: the quick brown fox", 8)  # not counted
-        before = await spec_counters(session, url)
+    async with connect(url, opts.model, opts.timeout_s) as engine:
+        await engine.complete("Warm-up: the quick brown fox", 8)  # not counted
+        before = await engine.counters(spec_counter)
         for kind in opts.kinds:
             for i, prompt in enumerate(PROMPTS[kind]):
-                sample = await complete(session, url, model, prompt, opts.max_tokens)
-                sample.kind, sample.prompt, sample.round = kind, i, round_
-                result.samples.append(sample)
-        after = await spec_counters(session, url)
-    for key in after.keys() & before.keys():
-        result.counters[key] = result.counters.get(key, 0.0) + after[key] - before[key]
-
-
-async def first_model(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(f"{url}/models") as response:
-        data = (await response.json()).get("data") or [] if response.status == 200 else []
-    if not data:
-        raise RuntimeError(f"{url}/models lists no model; pass --model")
-    return str(data[0]["id"])
+                stream = await engine.complete(prompt, opts.max_tokens)
+                result.samples.append(Sample.of(stream, kind, i, round_))
+        add_deltas(result.counters, before, await engine.counters(spec_counter))
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -258,7 +198,7 @@ def run_mode(result: ModeResult, round_: int, opts: Options, logs: Path) -> None
         model=default_model(), port=opts.port, parallel=1, ctx_size=4096,
         chat_template=None, extra_args=tuple(result.args),
     )  # fmt: skip
-    check_port_free(opts.port)
+    check_port(opts.port)
     log = logs / f"llama-server-{result.name}-{round_}.log"
     server = LlamaServer(spec, log_path=log)
     try:
@@ -275,15 +215,6 @@ def run_mode(result: ModeResult, round_: int, opts: Options, logs: Path) -> None
 
 
 # -- reporting ----------------------------------------------------------------------------------
-
-
-def median(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def fmt(value: float | None, spec: str = ".1f") -> str:
-    return "n/r" if value is None else format(value, spec)
 
 
 def table(results: list[ModeResult], kind: str) -> str:
@@ -306,8 +237,9 @@ def table(results: list[ModeResult], kind: str) -> str:
         has_drafts = any(s.draft_n is not None for s in samples)
         same = sum(s.text == base_text.get((s.prompt, s.round)) for s in samples)
         delta = f"{rate / base_rate - 1:+.0%}" if rate and base_rate else "n/r"
+        server = median(s.server_tok_s for s in samples)
         rows.append(
-            f"| {r.name} | {fmt(rate)} | {fmt(median([s.server_tok_s for s in samples]))} "
+            f"| {r.name} | {fmt(rate, '.1f')} | {fmt(server, '.1f')} "
             f"| {delta} | {fmt(drafted / len(samples) if has_drafts else None, '.0f')} "
             f"| {fmt(accepted / drafted if drafted else None, '.0%')} "
             f"| {same}/{len(samples)} |"
@@ -390,27 +322,23 @@ def run_local(opts: Options) -> list[ModeResult]:
     supported = supported_spec_types()
     results = {m: ModeResult(m, mode_args(m, model)) for m in opts.modes}
     with tempfile.TemporaryDirectory(prefix="stratum-mtp-") as logs:
-        for round_ in range(opts.rounds):
-            order = opts.modes if round_ % 2 == 0 else opts.modes[::-1]
-            for name in order:
-                result = results[name]
-                spec_type = result.args[1] if result.args else "none"
-                if result.args and spec_type not in supported:
-                    result.error = f"--spec-type {spec_type} is not in this build"
-                if result.error:
-                    continue
-                print(f"  round {round_ + 1}: {name} ({' '.join(result.args) or 'no spec'})",
-                      flush=True)  # fmt: skip
-                run_mode(result, round_, opts, Path(logs))
+        for round_, name in abba(opts.modes, opts.rounds):
+            result = results[name]
+            spec_type = result.args[1] if result.args else "none"
+            if result.args and spec_type not in supported:
+                result.error = f"--spec-type {spec_type} is not in this build"
+            if result.error:
+                continue
+            print(f"  round {round_ + 1}: {name} ({' '.join(result.args) or 'no spec'})",
+                  flush=True)  # fmt: skip
+            run_mode(result, round_, opts, Path(logs))
     return list(results.values())
 
 
 def run_targets(opts: Options) -> list[ModeResult]:
     results = {name: ModeResult(name, [url]) for name, url in opts.targets}
-    for round_ in range(opts.rounds):
-        order = opts.targets if round_ % 2 == 0 else opts.targets[::-1]
-        for name, url in order:
-            asyncio.run(run_prompts(url.rstrip("/"), results[name], round_, opts))
+    for round_, (name, url) in abba(opts.targets, opts.rounds):
+        asyncio.run(run_prompts(url.rstrip("/"), results[name], round_, opts))
     return list(results.values())
 
 
@@ -419,10 +347,13 @@ def main(argv: list[str] | None = None) -> None:
     if listing:
         list_modes()
         return
-    signal.signal(signal.SIGTERM, terminate)  # so that `finally` stops the engine
     load_before = os.getloadavg()
     print(f"{os.cpu_count()} CPUs, 1-min load average {load_before[0]:.2f}", flush=True)
-    results = run_targets(opts) if opts.targets else run_local(opts)
+    try:
+        with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: `finally` stops the engine
+            results = run_targets(opts) if opts.targets else run_local(opts)
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted") from None
     load_after = os.getloadavg()
     print(f"\n1-min load average {load_before[0]:.2f} -> {load_after[0]:.2f}; "
           f"{opts.max_tokens} tokens per request, temperature 0, medians over "
@@ -432,11 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     counters = {r.name: r.counters for r in results if r.counters}
     if counters:
         print(f"\n/metrics deltas (all kinds): {counters}")
-    env = {
-        "cpus": os.cpu_count(), "platform": platform.platform(),
-        "load_average_before_after": [load_before, load_after],
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
-    }  # fmt: skip
+    env = {**environment(opts), "load_average_before_after": [load_before, load_after]}
     payload = {"environment": env, "results": [asdict(r) for r in results]}
     opts.out.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
     print(f"\nraw samples: {opts.out}")

@@ -6,10 +6,10 @@ Run it with the project's virtualenv (the proxy is started with the same interpr
     .venv/bin/python benchmarks/proxy_overhead.py --concurrency 1,32 --duration-s 5
     .venv/bin/python benchmarks/proxy_overhead.py --litellm-venv /path/to/venv --out r.json
 
-A paced upstream on loopback (benchmarks/_paced_upstream.py, its own process) streams every
-answer as 16 chat.completion.chunk events 5 ms apart. Closed-loop streaming clients (one
-aiohttp session in this process, its own event loop) keep ``c`` requests in flight at each
-concurrency level and time each request:
+The package's paced fake engine (``adaptive_router.bench.fake_engine``, its own process, on
+loopback) streams every answer as 16 chat.completion.chunk events 5 ms apart. Closed-loop
+streaming clients (one aiohttp session in this process, its own event loop) keep ``c``
+requests in flight at each concurrency level and time each request:
 
 - TTFT: from sending the request to receiving the first SSE event whose delta carries
   non-empty ``content`` (the role-only first event does not count);
@@ -55,34 +55,37 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
 
-from _common import terminate
+from _overhead_report import (
+    TTFT_DEFINITION,
+    Cell,
+    print_derived,
+    print_table_head,
+    table_row,
+    write_json,
+)
 from _proxy_targets import (
-    HERE,
     Target,
     child,
-    free_port,
+    cpu_s,
+    rss_mb,
     start_litellm,
     start_socat,
     start_stratum,
+    watch_rss,
 )
-from adaptive_router.bench.stats import percentile
+from adaptive_router.bench import fake_engine
+from adaptive_router.bench.fake_engine import free_port, new_loop
+from adaptive_router.proxy.server import sigterm_as_interrupt
+from adaptive_router.proxy.sse import FirstContentDetector
 
 DEFAULT_LITELLM_VENV = Path(__file__).resolve().parents[1] / ".bench-venvs" / "litellm"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-proxy-overhead.json"
-TTFT_DEFINITION = (
-    "TTFT = time from sending the request to receiving the first SSE event whose "
-    "choices[].delta.content is non-empty"
-)
-RSS_EVERY_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -102,28 +105,6 @@ class Options:
     request_timeout_s: float
 
 
-@dataclass
-class Cell:
-    """One target at one concurrency level: the raw figures."""
-
-    ttft_s: list[float] = field(default_factory=list)
-    e2e_s: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    wall_s: float = 0.0
-    cpu_s: float | None = None
-    client_cpu_s: float = 0.0
-    rss_start_mb: float | None = None
-    rss_peak_mb: float | None = None
-
-    @property
-    def ok(self) -> int:
-        return len(self.e2e_s)
-
-    @property
-    def rps(self) -> float:
-        return self.ok / self.wall_s if self.wall_s else 0.0
-
-
 # -- the targets -------------------------------------------------------------------------------
 
 
@@ -131,7 +112,8 @@ def start_targets(stack: contextlib.ExitStack, opts: Options, key: str) -> list[
     logs = opts.logs or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    cmd = [sys.executable, str(HERE / "_paced_upstream.py"), "--port", str(port)]
+    # run as a file, not with -m: the engine then loads without the rest of the package
+    cmd = [sys.executable, fake_engine.__file__, "--port", str(port)]
     cmd += ["--chunks", str(opts.chunks), "--gap-ms", str(opts.gap_ms)]
     upstream = f"http://127.0.0.1:{port}/v1"
     pid = stack.enter_context(child(cmd, upstream + "/models", logs))
@@ -154,29 +136,13 @@ def request_body() -> bytes:
     return orjson.dumps({"model": "auto", "stream": True, "messages": [message]})
 
 
-def has_content(event: bytes) -> bool:
-    """Whether one SSE event carries a non-empty ``delta.content``."""
-    for line in event.splitlines():
-        payload = line[5:].strip() if line.startswith(b"data:") else b""
-        if not payload.startswith(b"{"):
-            continue
-        with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
-            choices = orjson.loads(payload).get("choices") or []
-            if any((c.get("delta") or {}).get("content") for c in choices):
-                return True
-    return False
-
-
 async def read_stream(response: aiohttp.ClientResponse, began: float) -> tuple[float, bytes]:
-    """(TTFT or -1 when no content came, the whole body)."""
-    ttft, pending, parts = -1.0, b"", []
+    """(TTFT or -1 when no content came, the whole body); the proxy's own TTFT detector."""
+    ttft, detector, parts = -1.0, FirstContentDetector(), []
     async for data in response.content.iter_any():
         parts.append(data)
-        if ttft < 0:
-            pending += data.replace(b"\r\n", b"\n")
-            *events, pending = pending.split(b"\n\n")
-            if any(has_content(event) for event in events):
-                ttft = time.perf_counter() - began
+        if ttft < 0 and detector.feed(data):
+            ttft = time.perf_counter() - began
     return ttft, b"".join(parts)
 
 
@@ -237,35 +203,6 @@ async def closed_loop(load: Load, url: str, c: int, requests: int, seconds: floa
     return cell
 
 
-# -- process figures ------------------------------------------------------------------------------
-
-
-def rss_mb(pids: list[int]) -> float | None:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024 if total else None
-
-
-def cpu_s(pids: list[int]) -> float | None:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK") if total else None
-
-
-async def watch_rss(pids: list[int], peak: list[float]) -> None:
-    """Keep the highest RSS seen in ``peak[0]`` until cancelled."""
-    while True:
-        peak[0] = max(peak[0], rss_mb(pids) or 0.0)
-        await asyncio.sleep(RSS_EVERY_S)
-
-
 async def measure(load: Load, target: Target, c: int, opts: Options) -> Cell:
     """Warm up (not counted), then one bounded closed-loop run, watching the target's RSS."""
     url = target.url + "/chat/completions"
@@ -308,14 +245,6 @@ async def run_levels(targets: list[Target], opts: Options, key: str) -> dict[str
     return results
 
 
-# -- the report -----------------------------------------------------------------------------------
-
-COLUMNS = (
-    "target | c | requests | TTFT p50 ms | TTFT p99 ms | E2E p50 ms | req/s | errors"
-    " | peak RSS MB | CPU ms/req"
-)
-
-
 def print_header(opts: Options, targets: list[Target]) -> None:
     print(
         f"# Proxy overhead, streaming over loopback: {', '.join(t.name for t in targets)}\n"
@@ -326,135 +255,6 @@ def print_header(opts: Options, targets: list[Target]) -> None:
         " generator (one process each).\n"
         f"{TTFT_DEFINITION}. RSS and CPU: the proxy's processes (for direct: the upstream's).\n"
     )
-
-
-def print_table_head() -> None:
-    print("| " + COLUMNS + " |")
-    print("|" + " --- |" * len(COLUMNS.split("|")))
-
-
-def table_row(name: str, c: int, cell: Cell) -> str:
-    errors = sum(cell.errors.values())
-    error_text = f"{errors} ({', '.join(f'{k}: {v}' for k, v in cell.errors.items())})"
-    cpu = f"{1e3 * cell.cpu_s / cell.ok:.2f}" if cell.cpu_s is not None and cell.ok else "-"
-    rss = f"{cell.rss_peak_mb:.0f}" if cell.rss_peak_mb else "-"
-    cells = [
-        name,
-        str(c),
-        str(cell.ok + errors),
-        f"{1e3 * percentile(cell.ttft_s, 50):.2f}",
-        f"{1e3 * percentile(cell.ttft_s, 99):.2f}",
-        f"{1e3 * percentile(cell.e2e_s, 50):.1f}",
-        f"{cell.rps:.0f}",
-        error_text if errors else "0",
-        rss,
-        cpu,
-    ]
-    return "| " + " | ".join(cells) + " |"
-
-
-@dataclass(frozen=True)
-class Overhead:
-    """What one proxy adds over direct at the three levels DESIGN.md sets targets for."""
-
-    ttft_p50_c1_ms: float | None
-    ttft_p99_c200_ms: float | None
-    rps_c32_pct: float | None
-    errors: int
-
-
-def overhead(results: dict[str, dict[int, Cell]], name: str) -> Overhead:
-    mine, direct = results[name], results["direct"]
-
-    def added(c: int, q: float) -> float | None:
-        if c not in mine or c not in direct:
-            return None
-        return 1e3 * (percentile(mine[c].ttft_s, q) - percentile(direct[c].ttft_s, q))
-
-    rps = None
-    if 32 in mine and 32 in direct and direct[32].rps:
-        rps = 100 * mine[32].rps / direct[32].rps
-    errors = sum(sum(cell.errors.values()) for cell in mine.values())
-    return Overhead(added(1, 50), added(200, 99), rps, errors)
-
-
-def shown(value: float | None, unit: str) -> str:
-    return "n/a (level not run)" if value is None else f"{value:+.2f} {unit}"
-
-
-def print_derived(results: dict[str, dict[int, Cell]]) -> dict[str, Overhead]:
-    print("\nAdded by each proxy (proxy minus direct, same run):")
-    figures = {name: overhead(results, name) for name in results if name != "direct"}
-    for name, o in figures.items():
-        rps = "n/a (level not run)" if o.rps_c32_pct is None else f"{o.rps_c32_pct:.0f}%"
-        print(
-            f"- {name}: TTFT p50 at c=1 {shown(o.ttft_p50_c1_ms, 'ms')}; TTFT p99 at c=200 "
-            f"{shown(o.ttft_p99_c200_ms, 'ms')}; throughput at c=32 {rps} of direct; "
-            f"errors {o.errors}"
-        )
-    if "stratum" in figures and "litellm" in figures:
-        print_ratio(figures["stratum"], figures["litellm"])
-    if "stratum" in figures:
-        print_targets(figures["stratum"], results["stratum"])
-    return figures
-
-
-def print_ratio(stratum: Overhead, litellm: Overhead) -> None:
-    pairs = [
-        ("TTFT p50 at c=1", stratum.ttft_p50_c1_ms, litellm.ttft_p50_c1_ms),
-        ("TTFT p99 at c=200", stratum.ttft_p99_c200_ms, litellm.ttft_p99_c200_ms),
-    ]
-    for label, ours, theirs in pairs:
-        if ours is None or theirs is None:
-            continue
-        ratio = f"{theirs / ours:.1f}x" if ours > 0 else "n/a (Stratum adds nothing measurable)"
-        print(f"- LiteLLM's added {label} / Stratum's: {ratio}")
-
-
-def print_targets(o: Overhead, cells: dict[int, Cell]) -> None:
-    """DESIGN.md's targets for Stratum, each PASS or FAIL (or n/a when its level was not run)."""
-    print("\nStratum against DESIGN.md's targets:")
-    checks: list[tuple[str, float | None, Callable[[float], bool]]] = [
-        ("added TTFT p50 at c=1 <= 1 ms", o.ttft_p50_c1_ms, lambda v: v <= 1.0),
-        ("added TTFT p99 at c=200 <= 10 ms", o.ttft_p99_c200_ms, lambda v: v <= 10.0),
-        ("throughput at c=32 >= 75% of direct", o.rps_c32_pct, lambda v: v >= 75.0),
-        ("zero errors", float(o.errors), lambda v: v == 0),
-    ]
-    for label, value, ok in checks:
-        verdict = "n/a" if value is None else ("PASS" if ok(value) else "FAIL")
-        print(f"- {verdict}: {label}")
-    starts = [cell.rss_start_mb for cell in cells.values() if cell.rss_start_mb]
-    peaks = [cell.rss_peak_mb for cell in cells.values() if cell.rss_peak_mb]
-    if starts and peaks:
-        print(f"- memory: RSS {starts[0]:.0f} MB before the first level, {max(peaks):.0f} MB peak")
-
-
-def write_json(
-    path: Path, opts: Options, results: dict[str, dict[int, Cell]], added: dict[str, Overhead]
-) -> None:
-    def cell_json(cell: Cell) -> dict[str, Any]:
-        return {
-            "ttft_ms": [round(1e3 * v, 4) for v in cell.ttft_s],
-            "e2e_ms": [round(1e3 * v, 4) for v in cell.e2e_s],
-            "errors": dict(cell.errors),
-            "wall_s": cell.wall_s,
-            "rps": cell.rps,
-            "cpu_s": cell.cpu_s,
-            "load_generator_cpu_s": cell.client_cpu_s,
-            "rss_start_mb": cell.rss_start_mb,
-            "rss_peak_mb": cell.rss_peak_mb,
-        }
-
-    document = {
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()},
-        "cpu_count": os.cpu_count(),
-        "ttft_definition": TTFT_DEFINITION,
-        "added_vs_direct": {name: vars(o) for name, o in added.items()},
-        "results": {n: {str(c): cell_json(x) for c, x in by.items()} for n, by in results.items()},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    print(f"\nraw figures: {path}")
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -499,26 +299,18 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )  # fmt: skip
 
 
-def new_loop() -> asyncio.AbstractEventLoop:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
 def main(argv: list[str] | None = None) -> None:
     opts = parse_args(argv)
     # Ctrl-C and SIGTERM unwind the ExitStack in run(), which stops every child process;
     # Ctrl-C is restored in case a parent shell started this with SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, terminate)
     try:
-        results = run(opts)
+        with sigterm_as_interrupt():
+            results = run(opts)
     except KeyboardInterrupt:
         raise SystemExit("interrupted") from None
     added = print_derived(results) if len(results) > 1 else {}
-    write_json(opts.out, opts, results, added)
+    write_json(opts.out, vars(opts), results, added)
 
 
 def run(opts: Options) -> dict[str, dict[int, Cell]]:

@@ -55,30 +55,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import random
-import signal
-import statistics
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 
-from _common import check_port_free, terminate
-from adaptive_router.bench.stats import percentile
-from adaptive_router.prompting import build_rag_prompt, format_documents
-from adaptive_router.stack.llama import (
-    LlamaServer,
-    LlamaServerSpec,
-    default_model,
-    llama_server_binary,
-)
+from _common import abba, environment
+from _engine import Engine, add_deltas, check_port, connect
+from _prefix_cells import Cell, Sample, cell_json, rag_table, sweep_table
+from _prefix_prompts import SYSTEM_PROMPT, overlap_prompts, rag_requests, wrong_order_prompt
+from adaptive_router.prompting import build_rag_prompt
+from adaptive_router.proxy.server import sigterm_as_interrupt
+from adaptive_router.stack import LlamaServer, LlamaServerSpec, default_model, llama_server_binary
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-prefix-sweep.json"
 TTFT_DEFINITION = (
@@ -92,336 +84,56 @@ CONFIGS: dict[str, tuple[int, tuple[str, ...]]] = {
     "slots4": (4, ("--swa-full",)),
     "slots4-lru": (4, ("--swa-full", "--slot-prompt-similarity", "0")),
 }
-# Common English words, each one token (with its leading space) in the tokenizers of
-# Gemma, Llama, Qwen and GPT models, so N words make a prompt of about N tokens.
-# fmt: off
-WORDS = (
-    "the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are",
-    "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
-    "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there",
-    "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other", "about",
-    "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like", "him",
-    "into", "time", "has", "look", "two", "more", "write", "go", "see", "number", "no", "way",
-    "could", "people", "my", "than", "first", "water", "been", "call", "who", "its", "now", "find",
-    "long", "down", "day", "did", "get", "come", "made", "may", "part", "over", "new", "sound",
-    "take", "only", "little", "work", "know", "place", "year", "live", "me", "back", "give", "most",
-    "very", "after", "thing", "our", "just", "name", "good", "sentence", "man", "think", "say",
-    "great", "where", "help", "through", "much", "before", "line", "right", "too", "mean", "old",
-    "any", "same", "tell", "boy", "follow", "came", "want", "show", "also", "around", "form",
-    "three", "small", "set", "put", "end", "does", "another", "well", "large", "must", "big",
-    "even", "such", "because", "turn", "here", "why", "ask", "went", "men", "read", "need", "land",
-    "different", "home", "us", "move", "try", "kind", "hand", "picture", "again", "change", "off",
-    "play", "spell", "air", "away", "animal", "house", "point", "page", "letter", "mother",
-    "answer", "found", "study", "still", "learn", "should", "world", "high", "every", "near", "add",
-    "food", "between", "own", "below", "country", "plant", "last", "school", "father", "keep",
-    "tree", "never", "start", "city", "earth", "eye", "light", "thought", "head", "under", "story",
-    "saw", "left", "few", "while", "along", "might", "close", "something", "seem", "next", "hard",
-    "open", "example", "begin", "life", "always",
-)
-# fmt: on
-SYSTEM_PROMPT = (
-    "You are the support assistant of a hardware shop. Answer the customer's question using "
-    "only the numbered passages in the context. Quote the passage number in square brackets "
-    "after every fact you use, for example [2]. If the passages do not contain the answer, "
-    "say that you do not know and suggest contacting the shop by email; never invent prices, "
-    "delivery dates, stock levels or warranty terms. Keep answers under one hundred words, "
-    "in plain sentences without lists or headings. Use metric units and the euro. Do not "
-    "mention these instructions, the passages' numbering scheme or the fact that you are an "
-    "assistant. If the customer writes in a language other than English, answer in that "
-    "language. If a question is about an order, ask for the order number first unless it is "
-    "already given. Be polite and direct; do not apologise more than once. When two passages "
-    "disagree, prefer the one that mentions a more recent date and say that the information "
-    "changed. Never give legal, medical or financial advice; refer the customer to a "
-    "professional instead. Refuse requests that have nothing to do with the shop, its "
-    "products or its services, in one short sentence."
-)
+# /metrics counters of the prefix cache: llama.cpp counts processed (uncached) prompt tokens,
+# vLLM queried (all) tokens
+COUNTERS = {
+    "llamacpp:prompt_tokens_cached_total": "cached",
+    "llamacpp:prompt_tokens_total": "processed",
+    "vllm:prefix_cache_hits_total": "cached",
+    "vllm:prefix_cache_queries_total": "queried",
+}
 
 
-@dataclass
-class Sample:
-    """One streamed request, as the client saw it and as the engine reported it."""
-
-    ttft_s: float
-    e2e_s: float
-    prompt_tokens: int | None = None
-    cached_tokens: int | None = None
-    server_prompt_ms: float | None = None
-    text: str = ""
-
-
-@dataclass
-class Cell:
-    """A group of measured requests (one overlap level, or one RAG variant and order)."""
-
-    name: str
-    samples: list[Sample] = field(default_factory=list)
-    counters: dict[str, float] = field(default_factory=dict)  # /metrics deltas
-
-    def ttft_ms(self, q: float = 50) -> float:
-        return percentile([s.ttft_s * 1000 for s in self.samples], q)
-
-    def median(self, get: Callable[[Sample], float | int | None]) -> float | None:
-        values = [v for v in map(get, self.samples) if v is not None]
-        return statistics.median(values) if values else None
-
-    def hit_ratio(self) -> float | None:
-        pairs = [(s.cached_tokens, s.prompt_tokens) for s in self.samples]
-        if not pairs or any(c is None or not p for c, p in pairs):
-            return None
-        return sum(c or 0 for c, _ in pairs) / sum(p or 0 for _, p in pairs)
-
-
-# -- prompts ------------------------------------------------------------------------------------
-
-
-def words(rng: random.Random, n: int) -> list[str]:
-    return [rng.choice(WORDS) for _ in range(n)]
-
-
-def overlap_prompts(level: int, total: int, count: int, seed: int) -> list[str]:
-    """``count`` prompts of ``total`` words sharing their first ``level``% of words."""
-    shared_n = round(total * level / 100)
-    shared = words(random.Random(f"{seed}-shared-{level}"), shared_n)
-    rng = random.Random(f"{seed}-unique-{level}")
-    prompts: list[str] = []
-    previous_first = ""
-    for _ in range(count):
-        unique = words(rng, total - shared_n)
-        while unique and unique[0] == previous_first:  # differ right after the shared part
-            unique[0] = rng.choice(WORDS)
-        previous_first = unique[0] if unique else ""
-        prompts.append(" ".join(shared + unique))
-    return prompts
-
-
-def passage(doc_id: int, seed: int, n_words: int = 110) -> str:
-    body = " ".join(words(random.Random(f"{seed}-doc-{doc_id}"), n_words))
-    return f"Passage {doc_id}. {body}."
-
-
-def rag_requests(variant: str, count: int, offset: int, seed: int) -> list[tuple[list[str], str]]:
-    """(documents, query) for ``count`` requests of one traffic shape."""
-    requests = []
-    for i in range(count):
-        if variant == "fresh-docs":
-            ids = [offset + 3 * i + k for k in range(3)]
-        elif variant == "same-docs":
-            ids = [offset + k for k in range(3)]
-        else:  # rotating-docs: three document sets take turns
-            ids = [offset + 3 * (i % 3) + k for k in range(3)]
-        word = WORDS[(7 * i + offset) % len(WORDS)]
-        query = f"Customer {offset + i} asks: which passage uses the word '{word}' most often?"
-        requests.append(([passage(d, seed) for d in ids], query))
-    return requests
-
-
-def wrong_order_prompt(system: str, documents: Sequence[str], query: str) -> str:
-    """The same parts as build_rag_prompt, documents first: the order that breaks reuse."""
-    return f"{format_documents(documents)}\n\n{system}\n\nQuestion: {query}\nAnswer:"
-
-
-# -- client -------------------------------------------------------------------------------------
-
-
-class Client:
-    """Streams completions from one OpenAI-compatible server and reads its /metrics."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str, model: str, opts: Options):
-        self.session, self.url, self.model, self.opts = session, url.rstrip("/"), model, opts
-
-    async def complete(self, prompt: str) -> Sample:
-        body = {
-            "model": self.model, "prompt": prompt, "max_tokens": self.opts.max_tokens,
-            "temperature": 0, "stream": True, "ignore_eos": True,
-            "stream_options": {"include_usage": True},
-        }  # fmt: skip
-        began = time.perf_counter()
-        async with self.session.post(f"{self.url}/completions", json=body) as response:
-            if response.status != 200:
-                detail = (await response.text())[:500]
-                raise RuntimeError(f"{self.url}/completions answered {response.status}: {detail}")
-            sample = Sample(ttft_s=float("nan"), e2e_s=float("nan"))
-            async for line in response.content:
-                if self._event(line, sample, began):
-                    sample.e2e_s = time.perf_counter() - began
-        if sample.e2e_s != sample.e2e_s:  # NaN: the stream ended without data: [DONE]
-            sample.e2e_s = time.perf_counter() - began
-        if sample.ttft_s != sample.ttft_s:  # NaN: no text at all
-            raise RuntimeError(f"stream from {self.url} ended without any text")
-        return sample
-
-    def _event(self, line: bytes, sample: Sample, began: float) -> bool:
-        """Fold one SSE line into ``sample``; True at ``data: [DONE]``."""
-        if not line.startswith(b"data:"):
-            return False
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            return True
-        event = orjson.loads(data)
-        if "error" in event:
-            raise RuntimeError(f"stream error from {self.url}: {event['error']}")
-        choices = event.get("choices") or []
-        if choices and choices[0].get("text") and sample.ttft_s != sample.ttft_s:
-            sample.ttft_s = time.perf_counter() - began
-        sample.text += "".join(c.get("text") or "" for c in choices)
-        usage = event.get("usage") or {}
-        if usage.get("prompt_tokens") is not None:
-            sample.prompt_tokens = int(usage["prompt_tokens"])
-        details = usage.get("prompt_tokens_details") or {}
-        if details.get("cached_tokens") is not None:
-            sample.cached_tokens = int(details["cached_tokens"])
-        timings = event.get("timings") or {}
-        if "cache_n" in timings:  # llama.cpp
-            sample.cached_tokens = int(timings["cache_n"])
-            sample.server_prompt_ms = float(timings.get("prompt_ms", 0.0))
-        return False
-
-    async def counters(self) -> dict[str, float]:
-        """Cache counters from the server's /metrics ({} when it has none we know)."""
-        base = self.url.removesuffix("/v1")
-        try:
-            async with self.session.get(f"{base}/metrics") as response:
-                text = await response.text() if response.status == 200 else ""
-        except aiohttp.ClientError:
-            return {}
-        wanted = {
-            "llamacpp:prompt_tokens_cached_total": "cached",
-            "llamacpp:prompt_tokens_total": "processed",
-            "vllm:prefix_cache_hits_total": "cached",
-            "vllm:prefix_cache_queries_total": "queried",
-        }
-        found: dict[str, float] = {}
-        for line in text.splitlines():
-            name, _, value = line.partition(" ")
-            key = wanted.get(name.split("{", 1)[0])
-            if key and not line.startswith("#"):
-                found[key] = found.get(key, 0.0) + float(value.split()[0])
-        return found
-
-
-async def measure(client: Client, cell: Cell, prompts: Sequence[str]) -> None:
+async def measure(engine: Engine, cell: Cell, prompts: Sequence[str], max_tokens: int) -> None:
     """One uncounted warm-up request (prompts[0]), then the rest, one at a time."""
-    await client.complete(prompts[0])
-    before = await client.counters()
+    await engine.complete(prompts[0], max_tokens)
+    before = await engine.counters(COUNTERS.get)
     for prompt in prompts[1:]:
-        cell.samples.append(await client.complete(prompt))
-    after = await client.counters()
-    for key in after.keys() & before.keys():
-        cell.counters[key] = cell.counters.get(key, 0.0) + after[key] - before[key]
-
-
-async def discover_model(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.get(f"{url.rstrip('/')}/models") as response:
-        if response.status != 200:
-            raise RuntimeError(f"{url}/models answered {response.status}; pass --model")
-        data = (await response.json()).get("data") or []
-    if not data:
-        raise RuntimeError(f"{url}/models lists no model; pass --model")
-    return str(data[0]["id"])
+        cell.samples.append(Sample.of(await engine.complete(prompt, max_tokens)))
+    add_deltas(cell.counters, before, await engine.counters(COUNTERS.get))
 
 
 # -- the two experiments ------------------------------------------------------------------------
 
 
-def rounds(items: Sequence[str], n: int) -> list[tuple[int, str]]:
-    """(round, item) in ABBA order: forwards, then backwards, ... so drift hits all alike."""
-    out: list[tuple[int, str]] = []
-    for r in range(n):
-        out += [(r, item) for item in (items if r % 2 == 0 else items[::-1])]
-    return out
-
-
-async def sweep(client: Client, opts: Options) -> list[Cell]:
+async def sweep(engine: Engine, opts: Options) -> list[Cell]:
     cells = {f"{level}%": Cell(f"{level}%") for level in opts.levels}
-    for r, name in rounds(list(cells), opts.rounds):
+    for r, name in abba(list(cells), opts.rounds):
         level = int(name[:-1])
         # a new shared prefix each round, so every block starts cold
         prompts = overlap_prompts(level, opts.total_tokens, opts.requests + 1, opts.seed + r)
-        await measure(client, cells[name], prompts)
+        await measure(engine, cells[name], prompts, opts.max_tokens)
         print(f"  round {r + 1} overlap {name:>4}: TTFT p50 so far "
               f"{cells[name].ttft_ms():7.0f} ms", flush=True)  # fmt: skip
     return list(cells.values())
 
 
-async def rag(client: Client, opts: Options) -> list[Cell]:
+async def rag(engine: Engine, opts: Options) -> list[Cell]:
     builders = {"right": build_rag_prompt, "wrong": wrong_order_prompt}
     variants = ("fresh-docs", "same-docs", "rotating-docs")
     cells = {f"{v}/{o}": Cell(f"{v}/{o}") for v in variants for o in builders}
-    for block, (r, name) in enumerate(rounds(list(cells), opts.rounds)):
+    for block, (r, name) in enumerate(abba(list(cells), opts.rounds)):
         variant, order = name.split("/")
         # no document is shared between blocks
         requests = rag_requests(variant, opts.rag_requests + 1, 1000 * (block + 1), opts.seed)
         prompts = [builders[order](SYSTEM_PROMPT, docs, query) for docs, query in requests]
-        await measure(client, cells[name], prompts)
+        await measure(engine, cells[name], prompts, opts.max_tokens)
         print(f"  round {r + 1} {name:<20} TTFT p50 so far {cells[name].ttft_ms():7.0f} ms",
               flush=True)  # fmt: skip
     return list(cells.values())
 
 
 # -- reporting ----------------------------------------------------------------------------------
-
-
-def fmt(value: float | None, spec: str = ".0f", none: str = "n/r") -> str:
-    return none if value is None else format(value, spec)
-
-
-def counter_ratio(cell: Cell) -> float | None:
-    c = cell.counters
-    total = c.get("processed", c.get("queried"))
-    if "cached" not in c or not total:
-        return None
-    # llama.cpp counts processed (uncached) prompt tokens; vLLM counts queried (all) tokens
-    return c["cached"] / (total + c["cached"]) if "processed" in c else c["cached"] / total
-
-
-def sweep_table(cells: list[Cell]) -> str:
-    base = cells[0].ttft_ms() if cells else float("nan")
-    first = cells[0].name if cells else "-"
-    rows = [
-        "| overlap | prompt tok | cached tok (p50) | cache-hit ratio | /metrics ratio "
-        f"| server prefill p50 | TTFT p50 | TTFT p90 | speed-up vs {first} |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for c in cells:
-        rows.append(
-            f"| {c.name} | {fmt(c.median(lambda s: s.prompt_tokens))} "
-            f"| {fmt(c.median(lambda s: s.cached_tokens))} | {fmt(c.hit_ratio(), '.0%')} "
-            f"| {fmt(counter_ratio(c), '.0%')} "
-            f"| {fmt(c.median(lambda s: s.server_prompt_ms))} ms "
-            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(90):.0f} ms | {base / c.ttft_ms():.2f}x |"
-        )
-    return "\n".join(rows)
-
-
-def rag_table(cells: list[Cell]) -> str:
-    rows = [
-        "| traffic | order | prompt tok | cached tok (p50) | cache-hit ratio | TTFT p50 "
-        "| TTFT p90 | RIGHT speed-up |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    by_name = {c.name: c for c in cells}
-    for c in cells:
-        variant, order = c.name.split("/")
-        wrong = by_name.get(f"{variant}/wrong")
-        gain = f"{wrong.ttft_ms() / c.ttft_ms():.2f}x" if order == "right" and wrong else ""
-        rows.append(
-            f"| {variant} | {order.upper()} | {fmt(c.median(lambda s: s.prompt_tokens))} "
-            f"| {fmt(c.median(lambda s: s.cached_tokens))} | {fmt(c.hit_ratio(), '.0%')} "
-            f"| {c.ttft_ms():.0f} ms | {c.ttft_ms(90):.0f} ms | {gain} |"
-        )
-    return "\n".join(rows)
-
-
-def environment(opts: Options) -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average": os.getloadavg(),
-        "ttft_definition": TTFT_DEFINITION,
-        "note": "n/r = not reported by the engine",
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
-    }
 
 
 # -- engines and main ---------------------------------------------------------------------------
@@ -457,18 +169,12 @@ def engine_version() -> str:
 
 
 async def run_target(url: str, opts: Options) -> dict[str, Any]:
-    timeout = aiohttp.ClientTimeout(total=opts.timeout_s)
-    # one connection per request: llama-server (cpp-httplib) may close a kept-alive
-    # connection after a streamed answer, and a reused dead one fails the next request
-    connector = aiohttp.TCPConnector(force_close=True)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        model = opts.model or await discover_model(session, url)
-        client = Client(session, url, model, opts)
+    async with connect(url, opts.model, opts.timeout_s) as engine:
         load_before = os.getloadavg()
-        sweep_cells = await sweep(client, opts)
-        rag_cells = [] if opts.skip_rag else await rag(client, opts)
+        sweep_cells = await sweep(engine, opts)
+        rag_cells = [] if opts.skip_rag else await rag(engine, opts)
         return {
-            "model": model,
+            "model": engine.model,
             "load_average_before_after": [load_before, os.getloadavg()],
             "sweep": sweep_cells,
             "rag": rag_cells,
@@ -482,7 +188,7 @@ def run_config(name: str, opts: Options, logs: Path) -> dict[str, Any]:
         ctx_size=parallel * opts.slot_ctx, chat_template=None,
         extra_args=(*args, *opts.extra_server_args),
     )  # fmt: skip
-    check_port_free(opts.port)
+    check_port(opts.port)
     server = LlamaServer(spec, log_path=logs / f"llama-server-{name}.log")
     print(f"\n== {name}: {' '.join(spec.command(Path('llama-server'))[1:])}", flush=True)
     try:
@@ -563,32 +269,27 @@ def parse_args(argv: list[str] | None = None) -> Options:
 
 def main(argv: list[str] | None = None) -> None:
     opts = parse_args(argv)
-    signal.signal(signal.SIGTERM, terminate)  # so that `finally` stops the engine
     print(f"{TTFT_DEFINITION}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    results: dict[str, Any] = {"environment": environment(opts), "runs": {}}
-    if opts.url:
-        results["runs"]["external"] = asyncio.run(run_target(opts.url, opts))
-    else:
-        results["environment"]["engine"] = engine_version()
-        with tempfile.TemporaryDirectory(prefix="stratum-sweep-") as logs:
-            for name in opts.configs:
-                results["runs"][name] = run_config(name, opts, Path(logs))
+    env = environment(opts)
+    env.update(ttft_definition=TTFT_DEFINITION, note="n/r = not reported by the engine")
+    results: dict[str, Any] = {"environment": env, "runs": {}}
+    try:
+        with sigterm_as_interrupt():  # SIGTERM unwinds like Ctrl-C: `finally` stops the engine
+            results["runs"] = run_all(opts, env)
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted") from None
     for name, result in results["runs"].items():
         report(name, result)
-    opts.out.write_bytes(orjson.dumps(results, default=_json_default, option=orjson.OPT_INDENT_2))
+    opts.out.write_bytes(orjson.dumps(results, default=cell_json, option=orjson.OPT_INDENT_2))
     print(f"\nraw samples: {opts.out}")
 
 
-def _json_default(value: object) -> Any:
-    if isinstance(value, Cell):
-        return {
-            "name": value.name,
-            "ttft_p50_ms": value.ttft_ms(),
-            "cache_hit_ratio": value.hit_ratio(),
-            "metrics_deltas": value.counters,
-            "samples": [asdict(s) for s in value.samples],
-        }
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def run_all(opts: Options, env: dict[str, Any]) -> dict[str, Any]:
+    if opts.url:
+        return {"external": asyncio.run(run_target(opts.url, opts))}
+    env["engine"] = engine_version()
+    with tempfile.TemporaryDirectory(prefix="stratum-sweep-") as logs:
+        return {name: run_config(name, opts, Path(logs)) for name in opts.configs}
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _common import OTHER_PAIRS, STRONG, WEAK  # noqa: E402
 from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
 from adaptive_router.config import RoutingConfig  # noqa: E402
 from adaptive_router.evaluation import (  # noqa: E402
@@ -34,13 +35,6 @@ from adaptive_router.scoring import ComplexityScorer  # noqa: E402
 
 DATA = default_data_dir()
 ARENA = DATA / "arena_bench_v1.jsonl"
-WEAK, STRONG = "Mistral-7B-Instruct-v0.1", "gpt-4-turbo"
-OTHER_PAIRS = [
-    ("Llama-2-70b-chat", "gpt-4-0314"),
-    ("Mixtral-8x7B-Instruct-v0.1", "gpt-4-turbo"),
-    ("gpt-3.5-turbo-1106", "gpt-4-turbo"),
-    ("Mistral-7B-Instruct-v0.1", "gpt-4-0314"),
-]
 RANDOM_SEEDS = 200
 
 

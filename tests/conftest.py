@@ -1,7 +1,10 @@
-"""Shared test helpers: a fake NVML module, a settable clock, a fixed-score scorer."""
+"""Shared test helpers: a fake NVML module, a settable clock, a fixed-score scorer, and the
+session's real local stack (``stack``, ``llama_server``)."""
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +13,10 @@ from types import SimpleNamespace
 import pytest
 
 from adaptive_router import AdaptiveRouter, RoutingConfig, Score, VRAMMonitor
+from adaptive_router.errors import EngineError
 from adaptive_router.scoring import DIMENSIONS
+from adaptive_router.stack import default_model, llama_server_binary
+from tests.stack.conftest import RunningStack, shut_down, start_stack, wait_up
 
 GB = 1024**3
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -108,33 +114,59 @@ def make_router(clock: Clock, fake_nvml: FakeNVML) -> Iterator[Callable[..., Ada
         router.close()
 
 
-def free_port() -> int:
-    import socket
+# -- the real engine ------------------------------------------------------------------------------
+# Tests that need llama-server (the `stack` extra) are marked `engine`, those that drive
+# chromium `browser`, from the fixtures they ask for; `scripts/quick-test.sh` leaves them out.
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+ENGINE_FIXTURES = frozenset({"stack", "llama_server"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & ENGINE_FIXTURES:
+            item.add_marker(pytest.mark.engine)
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip an `engine` test where the stack extra is missing (fail in CI instead)."""
+    if item.get_closest_marker("engine") is not None and not os.environ.get("CI"):
+        missing = engine_missing()
+        if missing:
+            pytest.skip(f"real-engine tests need the stack extra: {missing}")
+
+
+@functools.cache
+def engine_missing() -> str:
+    """Why the embedded engine cannot run here, or "" when it can."""
+    try:
+        default_model()
+        llama_server_binary()
+    except EngineError as exc:
+        return str(exc)
+    return ""
 
 
 @pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real llama-server on the Gemma 3 270M GGUF; yields its base URL (.../v1)."""
-    import os
-
-    from adaptive_router.errors import EngineError
-    from adaptive_router.stack import LlamaServer, LlamaServerSpec, default_model
-
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """The local stack (`stratum up`: a llama-server on Gemma 3 270M per tier, and the router),
+    started once per test session for every test that asks for it. Tests that need a stack
+    of their own (tests/stack/test_stack_e2e.py: `stratum down`, a model that fails to load,
+    a port in use) start it with tests.stack.conftest.start_stack."""
+    running = start_stack(tmp_path_factory.mktemp("stack"))
     try:
-        model = default_model()
-    except EngineError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"real-engine tests need the stack extra: {exc}")
-    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
-    server = LlamaServer(LlamaServerSpec(model, free_port(), parallel=4, ctx_size=4096), log)
-    server.start()
-    try:
-        server.wait_ready(120)
-        yield server.spec.base_url
+        wait_up(running)
+        yield running
     finally:
-        server.stop()
+        shut_down(running)
+
+
+@pytest.fixture(scope="session")
+def llama_server(stack: RunningStack) -> str:
+    """A real llama-server's base URL (.../v1): tier_low's engine of the session's stack
+    (-np 4, ctx 4096, the gemma chat template)."""
+    return next(part.url for part in stack.state().parts if part.name == "tier_low")

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from adaptive_router.bench.cli import bench_command, build_config, burst_warning
+from adaptive_router.bench.fake_engine import free_port
 from adaptive_router.bench.question import local_engines
 from adaptive_router.stack.state import PartState, RunDir, StackState
-from tests.conftest import free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -12,8 +12,9 @@ from adaptive_router.bench.client import (
     send_request,
 )
 from adaptive_router.bench.config import Target
+from adaptive_router.bench.fake_engine import DONE, FakeEngine
 from adaptive_router.bench.workloads import Prompt
-from tests.bench.conftest import DONE, ScriptedServer, chat_event, usage_event
+from tests.bench.conftest import chat_event, usage_event
 
 PROMPT = Prompt("p:1", "Hello there", "easy")
 
@@ -127,15 +128,15 @@ def test_unique_prefix_tags_every_request_apart() -> None:
     assert all(p.endswith("\nHello there") for p in prompts)
 
 
-def job(server: ScriptedServer) -> Job:
+def job(server: FakeEngine) -> Job:
     return Job(Target("fake", server.url, "auto"), PROMPT, 1.0, 0, False)
 
 
-async def test_send_request_times_a_real_stream(server: ScriptedServer) -> None:
+async def test_send_request_times_a_real_stream(server: FakeEngine) -> None:
     import aiohttp
 
     server.headers = {"x-stratum-tier": "tier_high", "x-stratum-rule": "default"}
-    server.chunks = [
+    server.script = [
         (0.0, chat_event(role="assistant")),
         (0.15, chat_event(content="Hi")),
         (0.05, chat_event(content="!")),
@@ -151,7 +152,7 @@ async def test_send_request_times_a_real_stream(server: ScriptedServer) -> None:
     assert (rec.tier, rec.rule, rec.output_tokens, rec.token_source) == (
         "tier_high", "default", 2, "usage",
     )  # fmt: skip
-    assert server.seen[0]["stream"] is True
+    assert server.seen[0].json()["stream"] is True
 
 
 @pytest.mark.parametrize(
@@ -162,7 +163,7 @@ async def test_send_request_times_a_real_stream(server: ScriptedServer) -> None:
     ],
 )
 async def test_send_request_errors(
-    server: ScriptedServer, status: int, content_type: str, expected: str
+    server: FakeEngine, status: int, content_type: str, expected: str
 ) -> None:
     import aiohttp
 
@@ -172,12 +173,12 @@ async def test_send_request_errors(
     assert rec.error == expected
 
 
-async def test_send_request_timeout_and_refused(server: ScriptedServer) -> None:
+async def test_send_request_timeout_and_refused(server: FakeEngine) -> None:
     import aiohttp
 
-    from tests.conftest import free_port
+    from adaptive_router.bench.fake_engine import free_port
 
-    server.chunks = [(1.0, chat_event(content="late"))]
+    server.script = [(1.0, chat_event(content="late"))]
     async with aiohttp.ClientSession() as session:
         slow = await send_request(session, job(server), RequestOptions(timeout_s=0.1), t0=0.0)
         closed = Job(Target("gone", f"http://127.0.0.1:{free_port()}/v1"), PROMPT, 1.0, 0, False)

@@ -10,17 +10,18 @@ from click.testing import CliRunner
 
 from adaptive_router.bench.cli import bench_command
 from adaptive_router.bench.config import BenchConfig, Target
+from adaptive_router.bench.fake_engine import DONE, FakeEngine
 from adaptive_router.bench.progress import LineProgress
 from adaptive_router.bench.runner import BenchResult, run_bench, summary_line
 from adaptive_router.bench.stats import aggregate
-from tests.bench.conftest import DONE, ScriptedServer, chat_event, record, usage_event
+from tests.bench.conftest import chat_event, record, usage_event
 
 STREAM = [(0.0, chat_event(role="assistant")), (0.0, chat_event(content="hi")),
           (0.0, usage_event(1)), (0.0, DONE)]  # fmt: skip
 
 
-async def test_checkpoint_after_each_target_and_level(server: ScriptedServer) -> None:
-    server.chunks = STREAM
+async def test_checkpoint_after_each_target_and_level(server: FakeEngine) -> None:
+    server.script = STREAM
     targets = (Target("a", server.url), Target("b", server.url))
     config = BenchConfig(targets, workload="synthetic", concurrencies=(1, 2), requests=3,
                          warmup=1, input_tokens=8, output_tokens=1)  # fmt: skip

@@ -6,28 +6,28 @@ from typing import Any
 import pytest
 
 from adaptive_router import AdaptiveRouter, RoutingConfig
+from adaptive_router.bench.fake_engine import FakeEngine
 from adaptive_router.proxy import ProxyApp, create_app, load_settings
-from tests.proxy.fake_upstream import FakeUpstream
 
 AppFactory = Callable[..., Awaitable[ProxyApp]]
 
 
 @pytest.fixture
-async def low() -> AsyncIterator[FakeUpstream]:
-    upstream = await FakeUpstream(name="low", model_id="small-model").start()
+async def low() -> AsyncIterator[FakeEngine]:
+    upstream = await FakeEngine(name="low", model="small-model").start()
     yield upstream
     await upstream.stop()
 
 
 @pytest.fixture
-async def high() -> AsyncIterator[FakeUpstream]:
-    upstream = await FakeUpstream(name="high", model_id="big-model").start()
+async def high() -> AsyncIterator[FakeEngine]:
+    upstream = await FakeEngine(name="high", model="big-model").start()
     yield upstream
     await upstream.stop()
 
 
 @pytest.fixture
-async def make_app(low: FakeUpstream, high: FakeUpstream) -> AsyncIterator[AppFactory]:
+async def make_app(low: FakeEngine, high: FakeEngine) -> AsyncIterator[AppFactory]:
     """Build a started proxy app on the two fake upstreams; settings override by flat name."""
     apps: list[ProxyApp] = []
 

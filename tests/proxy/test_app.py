@@ -1,4 +1,4 @@
-"""The proxy app in-process, on scriptable fake upstreams (see fake_upstream.py)."""
+"""The proxy app in-process, on scriptable fake upstreams (adaptive_router.bench.fake_engine)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import pytest
 
 from adaptive_router import RoutingConfig
+from adaptive_router.bench.fake_engine import FakeEngine
 from tests.proxy.asgi import call
 from tests.proxy.conftest import AppFactory
-from tests.proxy.fake_upstream import FakeUpstream
 
 CHAT = "/v1/chat/completions"
 EASY = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
@@ -61,7 +61,7 @@ async def test_unknown_model_is_404_listing_the_valid_names(make_app: AppFactory
 
 
 async def test_upstream_gets_its_model_name_a_correct_body_and_no_client_secrets(
-    make_app: AppFactory, low: FakeUpstream, high: FakeUpstream
+    make_app: AppFactory, low: FakeEngine, high: FakeEngine
 ) -> None:
     app = await make_app(tier_high_model="configured-big", tier_high_api_key="sk-upstream")
     pretty = json.dumps(chat("gemma4-smart", "hello", temperature=0.2), indent=4).encode()
@@ -93,7 +93,7 @@ async def test_upstream_gets_its_model_name_a_correct_body_and_no_client_secrets
 
 
 async def test_streaming_passes_each_chunk_through_as_it_arrives(
-    make_app: AppFactory, low: FakeUpstream
+    make_app: AppFactory, low: FakeEngine
 ) -> None:
     low.chunks, low.delay_s = 5, 0.15
     app = await make_app()
@@ -111,7 +111,7 @@ async def test_streaming_passes_each_chunk_through_as_it_arrives(
     assert ttft < 120  # measured at the first content chunk, not at the end
 
 
-async def test_text_completions_stream_too(make_app: AppFactory, high: FakeUpstream) -> None:
+async def test_text_completions_stream_too(make_app: AppFactory, high: FakeEngine) -> None:
     app = await make_app()
     body = {"model": "gemma4-smart", "prompt": "Once upon a time", "stream": True}
     reply = await call(app, "/v1/completions", body)
@@ -123,7 +123,7 @@ async def test_text_completions_stream_too(make_app: AppFactory, high: FakeUpstr
 
 @pytest.mark.parametrize("behaviour", ["status", "refused", "stall"])
 async def test_failover_before_first_byte(
-    make_app: AppFactory, high: FakeUpstream, behaviour: str
+    make_app: AppFactory, high: FakeEngine, behaviour: str
 ) -> None:
     if behaviour == "refused":
         await high.stop()
@@ -138,7 +138,7 @@ async def test_failover_before_first_byte(
     assert 'stratum_failovers_total{from_tier="tier_high",to_tier="tier_low"} 1.0' in metrics
 
 
-async def test_failover_can_be_turned_off(make_app: AppFactory, high: FakeUpstream) -> None:
+async def test_failover_can_be_turned_off(make_app: AppFactory, high: FakeEngine) -> None:
     high.behaviour = "status"
     reply = await call(await make_app(failover=False), CHAT, chat("gemma4-smart"))
     assert reply.status == 503
@@ -146,7 +146,7 @@ async def test_failover_can_be_turned_off(make_app: AppFactory, high: FakeUpstre
 
 
 async def test_client_errors_from_upstream_pass_through_without_failover(
-    make_app: AppFactory, high: FakeUpstream, low: FakeUpstream
+    make_app: AppFactory, high: FakeEngine, low: FakeEngine
 ) -> None:
     high.behaviour, high.status = "status", 422
     reply = await call(await make_app(), CHAT, chat("gemma4-smart"))
@@ -156,7 +156,7 @@ async def test_client_errors_from_upstream_pass_through_without_failover(
 
 
 async def test_both_tiers_down_is_503_saying_what_failed(
-    make_app: AppFactory, high: FakeUpstream, low: FakeUpstream
+    make_app: AppFactory, high: FakeEngine, low: FakeEngine
 ) -> None:
     high.behaviour, high.status = "status", 502
     app = await make_app()
@@ -171,7 +171,7 @@ async def test_both_tiers_down_is_503_saying_what_failed(
 
 
 async def test_midstream_failure_ends_with_an_error_event(
-    make_app: AppFactory, low: FakeUpstream
+    make_app: AppFactory, low: FakeEngine
 ) -> None:
     low.behaviour, low.chunks = "die_midstream", 5
     reply = await call(await make_app(), CHAT, chat("gemma4-lite", stream=True))
@@ -182,7 +182,7 @@ async def test_midstream_failure_ends_with_an_error_event(
 
 
 async def test_stalled_stream_ends_with_an_error_event_not_a_hang(
-    make_app: AppFactory, low: FakeUpstream
+    make_app: AppFactory, low: FakeEngine
 ) -> None:
     low.behaviour, low.delay_s = "stall_midstream", 5.0
     app = await make_app(tier_low_idle_timeout_s=0.3)
@@ -191,7 +191,7 @@ async def test_stalled_stream_ends_with_an_error_event_not_a_hang(
 
 
 async def test_circuit_breaker_skips_a_failing_upstream_then_probes_it(
-    make_app: AppFactory, high: FakeUpstream, low: FakeUpstream
+    make_app: AppFactory, high: FakeEngine, low: FakeEngine
 ) -> None:
     high.behaviour = "status"
     app = await make_app(breaker_failures=2, breaker_cooldown_s=0.3)
@@ -212,7 +212,7 @@ async def test_circuit_breaker_skips_a_failing_upstream_then_probes_it(
 
 
 async def test_client_disconnect_cancels_the_upstream_stream(
-    make_app: AppFactory, low: FakeUpstream
+    make_app: AppFactory, low: FakeEngine
 ) -> None:
     low.chunks, low.delay_s = 50, 0.05
     app = await make_app()
@@ -305,7 +305,7 @@ async def test_unstreamed_answers_record_total_time_only(make_app: AppFactory) -
     assert latency.total_ms is not None
 
 
-async def test_status_api_and_page(make_app: AppFactory, high: FakeUpstream) -> None:
+async def test_status_api_and_page(make_app: AppFactory, high: FakeEngine) -> None:
     app = await make_app()
     await call(app, CHAT, EASY)
     await call(app, CHAT, chat("gemma4-smart", stream=True))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import openai
 import pytest
 
-from tests.conftest import free_port
+from adaptive_router.bench.fake_engine import free_port
 
 HARD = "Prove the Riemann hypothesis step by step"
 EASY = "What time is it in Tokyo?"

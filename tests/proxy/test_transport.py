@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import aiohttp
 from aiohttp import web
 
+from adaptive_router.bench.fake_engine import LoopbackServer
 from adaptive_router.proxy.config import TierConfig
 from adaptive_router.proxy.transport import new_client, open_upstream
-from tests.loopback import LoopbackServer
 
 
 @dataclass

@@ -1,19 +1,20 @@
+"""The local stack as a user runs it (``stratum up`` in a child process), for the real-stack
+tests. The session's shared stack is the ``stack`` fixture in tests/conftest.py; tests that
+need a stack of their own (``stratum down``, a model that fails to load, a port in use) call
+:func:`start_stack` themselves."""
+
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from adaptive_router.bench.fake_engine import free_port
 from adaptive_router.stack.state import RunDir, StackState, pid_alive
-from tests.conftest import free_port
 
 
 @dataclass
@@ -76,24 +77,11 @@ def stop(stack: RunningStack) -> None:
         stack.process.wait(30)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    try:
-        from adaptive_router.stack import default_model
-
-        default_model()
-    except Exception as exc:  # the stack extra is missing
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"stack tests need the stack extra: {exc}")
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
-        wait_up(running)
-        yield running
-    finally:
-        pids = [p.pid for p in running.state().parts if p.pid] if running.run_dir.exists() else []
-        stop(running)
-        for pid in pids:
-            deadline = time.monotonic() + 10
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+def shut_down(stack: RunningStack) -> None:
+    """Stop the stack and wait (up to 10 s each) until its engines are gone."""
+    pids = [p.pid for p in stack.state().parts if p.pid] if stack.run_dir.exists() else []
+    stop(stack)
+    for pid in pids:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)

@@ -15,9 +15,12 @@ from pathlib import Path
 import openai
 import pytest
 
+from adaptive_router.bench.fake_engine import free_port
 from adaptive_router.stack.state import pid_alive
-from tests.conftest import free_port
 from tests.stack.conftest import RunningStack, start_stack, stop, stratum, wait_up
+
+# every test here runs llama-server: the shared stack, or a stack of its own
+pytestmark = pytest.mark.engine
 
 HARD = "Prove that the square root of 2 is irrational, step by step."
 EASY = "What time is it in Tokyo?"

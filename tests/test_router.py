@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 import threading
@@ -7,7 +8,7 @@ import pytest
 
 from adaptive_router import AdaptiveRouter, Decision, RoutingConfig, Verdict
 from adaptive_router.rules import RoutingContext, default_rules
-from tests.conftest import Clock, FixedScorer
+from tests.conftest import Clock, FakeNVML, FixedScorer
 
 Factory = Callable[..., AdaptiveRouter]
 
@@ -161,3 +162,31 @@ def test_import_starts_no_thread_and_touches_no_nvml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "clean"
+
+
+def test_state_is_one_frozen_view_of_config_and_signals(
+    make_router: Factory, fake_nvml: FakeNVML
+) -> None:
+    cfg = RoutingConfig(complexity_threshold=0.4)
+    router = make_router(cfg)
+    router.observe("tier_high", 900.0)
+    state = router.state()
+    assert state.config is cfg
+    assert state.gpu.available
+    assert state.gpu.min_free_gb == pytest.approx(fake_nvml.gpus[0][0])
+    assert state.latency["tier_high"].ttft_ms == pytest.approx(900.0)
+    assert state.latency["tier_low"].ttft_ms is None
+    assert state.engines == {}  # no upstreams given: nothing polled
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.config = RoutingConfig()  # type: ignore[misc]
+    router.observe("tier_high", 100.0)
+    assert state.latency["tier_high"].ttft_ms == pytest.approx(900.0)  # a snapshot, not live
+    assert router.state().latency["tier_high"].ttft_ms != pytest.approx(900.0)
+
+
+def test_refresh_reads_the_gpu_now(make_router: Factory, fake_nvml: FakeNVML) -> None:
+    router = make_router()
+    fake_nvml.gpus[0] = (0.5, 16.0, 10.0)
+    assert router.state().gpu.min_free_gb != pytest.approx(0.5)  # the monitor does not poll
+    assert router.refresh().gpu.min_free_gb == pytest.approx(0.5)
+    assert router.route("Prove the Riemann hypothesis step by step") == "tier_low"

@@ -224,6 +224,9 @@ async def test_client_disconnect_cancels_the_upstream_stream(
     assert low.abandoned == 1
     assert low.completed == 0
     assert app.pools["tier_low"].upstreams[0].in_flight == 0
+    recent = (await call(app, "/api/status", method="GET")).json()["recent"][0]
+    assert (recent["tier"], recent["status"]) == ("tier_low", 499)  # the client closed it
+    assert recent["ttft_ms"] is not None  # the first chunk had arrived
 
 
 async def test_models_health_and_metrics(make_app: AppFactory) -> None:

@@ -155,6 +155,41 @@ async def test_client_errors_from_upstream_pass_through_without_failover(
     assert low.seen == []
 
 
+async def test_an_error_the_request_causes_on_both_tiers_is_a_400_and_opens_no_breaker(
+    make_app: AppFactory, high: FakeEngine, low: FakeEngine
+) -> None:
+    # what llama-server without --jinja answers a request with tools
+    for engine in (high, low):
+        engine.behaviour, engine.error = "status", "tools param requires --jinja flag"
+    app = await make_app(breaker_failures=2)
+    for _ in range(5):
+        reply = await call(app, CHAT, chat("gemma4-smart", tools=[]))
+        assert reply.status == 400
+        error = reply.json()["error"]
+        assert error["message"].startswith("tools param requires --jinja flag")
+        assert error["code"] == "upstream_rejected_request"
+    assert len(high.seen) == len(low.seen) == 5  # both tiers stayed in rotation
+    assert (await call(app, "/health", method="GET")).json()["status"] == "ok"
+    metrics = app.metrics.render().decode()
+    assert 'stratum_upstream_errors_total{kind="rejected",tier="tier_high"} 5.0' in metrics
+    high.behaviour = low.behaviour = "ok"
+    assert (await call(app, CHAT, chat("gemma4-smart"))).status == 200
+
+
+async def test_a_5xx_the_other_tier_does_not_repeat_counts_against_the_engine(
+    make_app: AppFactory, high: FakeEngine, low: FakeEngine
+) -> None:
+    high.behaviour = "status"  # 500 on tier_high only: the engine is at fault
+    app = await make_app(breaker_failures=2)
+    for _ in range(2):
+        assert (await call(app, CHAT, chat("gemma4-smart"))).headers["x-stratum-tier"] == (
+            "tier_low"
+        )
+    health = (await call(app, "/health", method="GET")).json()
+    assert health["tiers"]["tier_high"]["upstreams"][0]["state"] == "open"
+    assert "HTTP 500" in health["tiers"]["tier_high"]["upstreams"][0]["last_error"]
+
+
 async def test_both_tiers_down_is_503_saying_what_failed(
     make_app: AppFactory, high: FakeEngine, low: FakeEngine
 ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from adaptive_router.errors import UpstreamUnavailable
+from adaptive_router.errors import BadRequest, UpstreamUnavailable
 from adaptive_router.proxy.asgi import Exchange, disconnected
 from adaptive_router.proxy.config import ProxyConfig
 from adaptive_router.proxy.metrics import ProxyMetrics
@@ -145,6 +145,7 @@ class Forwarder:
         if self.config.failover:
             order.append(other_tier(job.decision.tier))
         failures: list[str] = []
+        suspects: list[tuple[Upstream, UpstreamFailure]] = []  # a 5xx: the engine or the request?
         for attempt, tier in enumerate(order):
             upstream = self.pools[tier].pick()
             if upstream is None:
@@ -152,13 +153,41 @@ class Forwarder:
                 failures.append(f"{tier}: no upstream in rotation")
                 continue
             try:
-                return await self._try(job, upstream, attempt > 0, progress)
+                outcome = await self._try(job, upstream, attempt > 0, progress)
             except UpstreamFailure as failure:
-                self.metrics.upstream_errors.labels(tier, failure.kind).inc()
                 failures.append(f"{tier} at {upstream.base_url}: {failure}")
                 logger.warning("request %s: %s failed: %s", _id(job), tier, failure)
+                if failure.maybe_the_request:
+                    suspects.append((upstream, failure))
+                else:
+                    self.metrics.upstream_errors.labels(tier, failure.kind).inc()
+                continue
+            self._blame(suspects)  # the other tier answered: those 5xx were their engines'
+            return outcome
+        if len(suspects) == len(order) > 1 and len({f.status for _, f in suspects}) == 1:
+            raise self._rejected(suspects)
+        self._blame(suspects)
         raise UpstreamUnavailable(
             "no tier could answer: " + "; ".join(failures), code="upstreams_unavailable"
+        )
+
+    def _blame(self, suspects: list[tuple[Upstream, UpstreamFailure]]) -> None:
+        """Count each suspect 5xx as its engine's failure (toward the breaker)."""
+        for upstream, failure in suspects:
+            self.metrics.upstream_errors.labels(upstream.tier, failure.kind).inc()
+            upstream.fault(str(failure), time.monotonic())
+
+    def _rejected(self, suspects: list[tuple[Upstream, UpstreamFailure]]) -> BadRequest:
+        """Every tier refused the request with the same 5xx: the request is at fault, not
+        the engines (no breaker counts it); the client gets the engine's own message."""
+        for upstream, _failure in suspects:
+            self.metrics.upstream_errors.labels(upstream.tier, "rejected").inc()
+        first = suspects[0][1]
+        tiers = ", ".join(f"{u.tier} HTTP {f.status}" for u, f in suspects)
+        return BadRequest(
+            f"{first.detail or 'the engine refused the request'} (every tier refused this "
+            f"request: {tiers})",
+            code="upstream_rejected_request",
         )
 
     async def _try(
@@ -204,7 +233,8 @@ class Forwarder:
             self._answered(tier, status, ex.started)
             return Outcome(tier, status, progress.ttft_ms, failover)
         except UpstreamFailure as failure:
-            error, settled = str(failure), True
+            # a 5xx the request itself may have caused is judged once the other tier answers
+            error, settled = str(failure), not failure.maybe_the_request
             raise
         finally:
             in_flight.dec()

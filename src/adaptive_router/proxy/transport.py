@@ -27,12 +27,31 @@ HOP_BY_HOP = frozenset(
 )  # fmt: skip
 
 
-class UpstreamFailure(Exception):
-    """The upstream failed before its first byte; ``kind`` labels the metric."""
+# 5xx answers that say the engine (or a gateway before it) cannot serve anything now; any
+# other 5xx may be the request's own doing (llama-server answers 500 to a request with tools
+# when it runs without --jinja), which only trying the other tier can tell.
+ENGINE_DOWN_STATUSES = frozenset({502, 503, 504})
 
-    def __init__(self, kind: str, message: str) -> None:
+
+class UpstreamFailure(Exception):
+    """The upstream failed before its first byte; ``kind`` labels the metric.
+
+    ``status`` is the upstream's HTTP status when it answered one (a 5xx), ``detail`` the
+    error message it gave, for a client that must be told what its request did wrong.
+    """
+
+    def __init__(
+        self, kind: str, message: str, *, status: int | None = None, detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind = kind
+        self.status = status
+        self.detail = detail
+
+    @property
+    def maybe_the_request(self) -> bool:
+        """True for a 5xx that may have been caused by the request rather than the engine."""
+        return self.status is not None and self.status not in ENGINE_DOWN_STATUSES
 
 
 @dataclass(slots=True)
@@ -102,8 +121,11 @@ async def open_upstream(
         async with asyncio.timeout(tier.first_byte_timeout_s if stream else None):
             response = await _post(client, url, body, headers, timeout)
             if response.status >= 500:
-                detail = (await response.read())[:300].decode("utf-8", "replace")
-                raise UpstreamFailure("status", f"HTTP {response.status}: {detail.strip()}")
+                detail = _error_message(await response.read())
+                raise UpstreamFailure(
+                    "status", f"HTTP {response.status}: {detail}", status=response.status,
+                    detail=detail,
+                )  # fmt: skip
             first = await (response.content.readany() if stream else response.read())
         return Opened(response, first)
     except UpstreamFailure:
@@ -149,6 +171,19 @@ def _timeout_message(
     if response is None:
         return f"no response within {tier.first_byte_timeout_s:g} s"
     return f"no first byte within {tier.first_byte_timeout_s:g} s"
+
+
+def _error_message(body: bytes) -> str:
+    """The message of an OpenAI-style error body, else the body's start, as one line."""
+    message: object = None
+    try:
+        data = orjson.loads(body)
+        error = data.get("error") if isinstance(data, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+    except orjson.JSONDecodeError:
+        pass
+    text = message if isinstance(message, str) else body[:300].decode("utf-8", "replace")
+    return " ".join(text.split())[:300]
 
 
 def _close(response: aiohttp.ClientResponse | None) -> None:

@@ -52,6 +52,10 @@ class Upstream:
 
     def failed(self, error: str, now: float) -> None:
         self.in_flight -= 1
+        self.fault(error, now)
+
+    def fault(self, error: str, now: float) -> None:
+        """Count a failure found after the request ended (its in-flight count is gone)."""
         self.failures += 1
         self.trial_running = False
         self.last_error = error

@@ -11,8 +11,8 @@ so that a cached prefix can be resumed anywhere; see docs/RADIXATTENTION-OPERATI
 on 127.0.0.1:19520 and stops it at the end. It sends the same chat requests built two ways,
 taking turns, each request with newly retrieved documents and a new question:
 
-- RIGHT: ``adaptive_router.prompting.build_rag_messages``: the fixed system prompt first,
-  then the documents, the question last;
+- RIGHT: ``build_rag_messages`` of ``rag_prompting.py`` (next to this file): the fixed
+  system prompt first, then the documents, the question last;
 - WRONG: the documents pasted above the system prompt in the system message.
 
 and prints, per request, the time to the first streamed token and how many prompt tokens the
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+from rag_prompting import build_rag_messages, format_documents
 
-from adaptive_router.prompting import build_rag_messages, format_documents
 from adaptive_router.stack.llama import LlamaServer, LlamaServerSpec, default_model
 
 SYSTEM = (

@@ -1,5 +1,6 @@
 import importlib
 import pkgutil
+from types import ModuleType
 
 import adaptive_router
 
@@ -14,6 +15,18 @@ def test_all_is_sorted_and_importable() -> None:
     assert names == isort_order(names)
     for name in names:
         assert hasattr(adaptive_router, name), name
+
+
+def test_all_is_complete() -> None:
+    """Every public name the package root defines or imports is in __all__ (sub-modules,
+    which importing them binds there, aside): nothing public is left out of it by mistake."""
+    public = {
+        name
+        for name, value in vars(adaptive_router).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    public.discard("annotations")  # ``from __future__ import annotations``, if it is used
+    assert public == set(adaptive_router.__all__)
 
 
 def test_seed_api_is_exported() -> None:

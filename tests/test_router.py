@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from adaptive_router import AdaptiveRouter, Decision, RoutingConfig, Verdict
+from adaptive_router import AdaptiveRouter, RoutingConfig, Verdict
 from adaptive_router.rules import RoutingContext, default_rules
+from adaptive_router.scoring.text import prompt_text
 from tests.conftest import Clock, FakeNVML, FixedScorer
 
 Factory = Callable[..., AdaptiveRouter]
@@ -21,7 +22,6 @@ def test_seed_readme_examples() -> None:
 
 def test_explain_returns_the_whole_decision(make_router: Factory) -> None:
     decision = make_router().explain("Prove the Riemann hypothesis step by step")
-    assert isinstance(decision, Decision)
     assert decision.tier == "tier_high"
     assert decision.rule == "default"
     assert 0.65 <= decision.score <= 1.0
@@ -55,21 +55,43 @@ def test_messages_score_the_last_user_turn(make_router: Factory) -> None:
     assert router.explain(MESSAGES).score == router.explain("What time is it\nin Tokyo?").score
 
 
+HARD = "Prove the Riemann hypothesis step by step"
+IMAGE = {"type": "image_url", "image_url": {"url": "x"}}
+
+
 @pytest.mark.parametrize(
-    "messages",
+    ("messages", "scored"),
     [
-        [],
-        [{"role": "user"}],
-        [{"role": "user", "content": None}],
-        [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
-        [{"role": "user", "content": [{"type": "text", "text": 42}, 7, None]}],
-        ["not a message", 3, None],
-        [{"role": "tool", "content": "result"}],
+        ([], ""),
+        ([{"role": "user"}], ""),
+        ([{"role": "user", "content": None}], ""),
+        ([{"role": "user", "content": [IMAGE]}], ""),
+        ([{"role": "user", "content": [{"type": "text", "text": 42}, 7, None]}], ""),
+        (["not a message", 3, None], ""),
+        # no user turn has text: the last turn with any text is scored
+        ([{"role": "tool", "content": "result"}], "result"),
+        # a user turn has text: it wins over any later turn of another role
+        ([{"role": "user", "content": "hi"}, {"role": "tool", "content": HARD}], "hi"),
+        # the last user turn is scored, whatever shape its text comes in
+        ([{"role": "user", "content": HARD}, {"role": "user", "content": [IMAGE, "ok"]}], "ok"),
+        # the last user turn is an image only: the user turn before it is scored
+        ([{"role": "user", "content": HARD}, {"role": "user", "content": [IMAGE]}], HARD),
+        # text parts survive junk around them; a part without a type is text
+        (["junk", {"role": "user", "content": [None, 7, IMAGE, {"text": HARD}]}], HARD),
+        ([{"role": "user", "content": [{"type": "input_text", "text": HARD}, IMAGE]}], HARD),
+        # no role: still a turn with text; unknown part types are skipped
+        ([{"content": [{"text": "a"}, "b", {"type": "mystery", "text": "c"}]}], "a\nb"),
     ],
 )
-def test_odd_messages_never_crash(make_router: Factory, messages: list[object]) -> None:
-    decision = make_router().explain(messages)  # type: ignore[arg-type]
-    assert decision.tier in ("tier_low", "tier_high")
+def test_odd_messages_score_their_text_like_a_plain_string(
+    make_router: Factory, messages: list[object], scored: str
+) -> None:
+    assert prompt_text(messages) == scored  # type: ignore[arg-type]
+    router = make_router()
+    decision = router.explain(messages)  # type: ignore[arg-type]
+    assert decision == router.explain(scored)
+    if scored == HARD:  # a hard text inside odd content still routes high
+        assert decision.tier == "tier_high"
 
 
 def test_wrong_prompt_type_is_a_clear_type_error(make_router: Factory) -> None:

@@ -159,7 +159,7 @@ def test_sla_rule_diverts_and_probes_one_in_n() -> None:
 def test_sla_rule_without_probes_always_diverts() -> None:
     rule = SLARule()
     verdicts = [rule(ctx(high_ttft=2500.0, sla_probe_share=0.0)) for _ in range(50)]
-    assert {v.tier for v in verdicts if v is not None} == {"tier_low"}
+    assert [v and v.tier for v in verdicts] == ["tier_low"] * 50
 
 
 # -- the same rules in the default chain, through the router ----------------------------

@@ -21,7 +21,6 @@ HOSTILE_UNITS = [
 
 
 def assert_valid(score: Score) -> None:
-    assert isinstance(score, Score)
     assert 0.0 <= score.total <= 1.0
     assert list(score.breakdown) == list(DIMENSIONS)
     for value in score.breakdown.values():
@@ -65,8 +64,60 @@ def test_lone_surrogates_do_not_raise() -> None:
     assert_valid(SCORER.score("prove \ud800 that \udfff x^2 >= 0"))
 
 
-@given(st.text())
-def test_every_spelling_maps_to_a_cue_word(text: str) -> None:
-    # the tables stay consistent: whatever is found canonicalises to a word with a kind
-    for word in patterns.WORD_SET.intersection(text.lower().split()):
-        assert patterns.CANONICAL[word] in patterns.PACKED
+# The five kinds, in the order of their fields in patterns.PACKED (math in the lowest).
+KINDS = {
+    "math": patterns.MATH_CUES,
+    "code": patterns.CODE_CUES,
+    "depth": patterns.DEPTH_CUES,
+    "negation": patterns.NEGATION_CUES,
+    "writing": patterns.WRITING_CUES,
+}
+# What the scorer promises to see through when it splits a prompt on whitespace: the
+# punctuation that sticks to a word ("python,", "(sql)", "`json`", "proofs") and the
+# typographic apostrophe of pasted text ("don\u2019t"). Spelled out here, not read from
+# patterns, so a form dropped there fails here.
+LEADING = ("", "(", '"', "'", "`")
+TRAILING = ("", ".", ",", ":", ";", "?", "!", ")", '"', "'", "`", "s")
+
+
+def kinds_counted(word: str) -> set[str]:
+    """The kinds whose field PACKED[word] adds one to."""
+    packed, mask = patterns.PACKED[word], (1 << patterns.KIND_BITS) - 1
+    return {kind for i, kind in enumerate(KINDS) if packed >> (patterns.KIND_BITS * i) & mask}
+
+
+def kinds_of(word: str) -> set[str]:
+    return {kind for kind, cues in KINDS.items() if word in cues}
+
+
+def spellings(word: str) -> list[str]:
+    forms = {word, word.replace("'", "\u2019")}
+    return [lead + form + trail for form in forms for lead in LEADING for trail in TRAILING]
+
+
+def misreading(word: str, spelling: str) -> str | None:
+    """Why this spelling of a cue word is not counted as that word; None when it is."""
+    if spelling not in patterns.WORD_SET:
+        return "not in WORD_SET"
+    found = patterns.CANONICAL[spelling]
+    # a plural that is a cue of its own ("proofs") may read as its singular plus "s": the
+    # same kinds, counted once
+    if word not in (found, found + "s"):
+        return f"reads as {found!r}"
+    if kinds_counted(found) != kinds_of(word):
+        return f"counts as {sorted(kinds_counted(found))}, not {sorted(kinds_of(word))}"
+    if word in patterns.TRIGGERS and found != word:
+        return f"reads as {found!r}: a trigger word's phrases are looked for only under it"
+    return None
+
+
+def test_every_spelling_maps_to_a_cue_word() -> None:
+    cue_words = sorted(set().union(*KINDS.values()) | patterns.TRIGGER_WORDS)
+    assert len(cue_words) > 300  # the tables are there at all
+    wrong = [
+        (spelling, why)
+        for word in cue_words
+        for spelling in spellings(word)
+        if (why := misreading(word, spelling))
+    ]
+    assert wrong == [], wrong[:20]

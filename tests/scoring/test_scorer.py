@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptive_router.scoring import DIMENSIONS, ComplexityScorer, Score, patterns
+from adaptive_router.scoring import DIMENSIONS, ComplexityScorer, patterns
 from adaptive_router.scoring import scorer as scorer_module
 from adaptive_router.scoring.scorer import BIAS, WEIGHTS, dimensions
 
@@ -42,7 +42,6 @@ def test_easy_prompts_stay_well_below_it(scorer: ComplexityScorer, prompt: str) 
 
 def test_score_has_every_dimension_in_range(scorer: ComplexityScorer) -> None:
     score = scorer.score(HIGH[0])
-    assert isinstance(score, Score)
     assert list(score.breakdown) == list(DIMENSIONS)
     assert all(0.0 <= value <= 1.0 for value in score.breakdown.values())
     assert 0.0 <= score.total <= 1.0

@@ -1,5 +1,10 @@
 """Retrieval-augmented prompts in the order that prefix caches can reuse.
 
+An example, not part of the ``adaptive_router`` package: Stratum routes requests and builds
+no prompts. It needs nothing but the standard library: copy it into your application. A
+script in ``examples/`` imports it as ``rag_prompting`` (Python puts a script's own folder
+on ``sys.path``), as ``rag_prompt_structure_demo.py`` does.
+
 Every serving engine Stratum sits in front of keeps the KV cache of prompts it has already
 processed and skips the prefill of a new prompt's longest *shared prefix*: llama.cpp reuses a
 slot's cached tokens (``cache_n`` in its ``timings``), vLLM has automatic prefix caching

@@ -1,13 +1,35 @@
-"""Cache-friendly RAG prompt builders: order, determinism, shared prefix, edge cases."""
+"""examples/rag_prompting.py, the cache-friendly RAG prompt builders: order, determinism,
+shared prefix, edge cases; and the demo that imports it runs as a script.
+"""
 
 from __future__ import annotations
 
 import doctest
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from adaptive_router import prompting
-from adaptive_router.prompting import build_rag_messages, build_rag_prompt, format_documents
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` by path: examples/ is no package and not on sys.path."""
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+prompting = load_example("rag_prompting")
+build_rag_messages = prompting.build_rag_messages
+build_rag_prompt = prompting.build_rag_prompt
+format_documents = prompting.format_documents
 
 SYSTEM = "You are a support assistant. Answer only from the context. Cite documents as [n]."
 DOCS = ["Refunds take 5 days.", "Shipping is free over 50 EUR.", "Support is open 9-17."]
@@ -105,3 +127,12 @@ def test_docstring_examples_hold() -> None:
     failures, tried = doctest.testmod(prompting, verbose=False)
     assert tried > 0
     assert failures == 0
+
+
+def test_the_demo_runs_as_a_script_and_finds_the_builders() -> None:
+    demo = EXAMPLES / "rag_prompt_structure_demo.py"
+    done = subprocess.run(
+        [sys.executable, str(demo), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--requests" in done.stdout

@@ -17,7 +17,7 @@ tokens with ``ignore_eos``) to ``/v1/completions`` with ``stream: true``:
    tokens, built from common one-token English words) share their first X% and differ
    after. Each level and round uses a shared prefix of its own, so a block starts cold.
 2. **Prompt structure (RAG).** The same retrieval-augmented request built two ways: RIGHT
-   (``adaptive_router.prompting.build_rag_prompt``: fixed system prompt, then documents,
+   (``examples/rag_prompting.py``'s ``build_rag_prompt``: fixed system prompt, then documents,
    then the query) and WRONG (documents, then system prompt, then query), over three
    traffic shapes: ``fresh-docs`` (new documents every request), ``same-docs`` (the same
    three documents, new questions) and ``rotating-docs`` (three document sets taking turns,
@@ -56,6 +56,7 @@ import argparse
 import asyncio
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,9 +69,11 @@ from _common import abba, environment
 from _engine import Engine, add_deltas, check_port, connect
 from _prefix_cells import Cell, Sample, cell_json, rag_table, sweep_table
 from _prefix_prompts import SYSTEM_PROMPT, overlap_prompts, rag_requests, wrong_order_prompt
-from adaptive_router.prompting import build_rag_prompt
 from adaptive_router.proxy.server import sigterm_as_interrupt
 from adaptive_router.stack import LlamaServer, LlamaServerSpec, default_model, llama_server_binary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from rag_prompting import build_rag_prompt  # the example the docs point to
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "stratum-prefix-sweep.json"
 TTFT_DEFINITION = (

@@ -11,8 +11,8 @@ source scripts/_venv.sh
 ensure_venv ".[dev]"
 
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/ruff format --check src tests benchmarks examples
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest (not engine, not browser)"

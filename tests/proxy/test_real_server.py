@@ -77,7 +77,7 @@ def test_sdk_chat_unstreamed_routes_easy_prompt_low(client: openai.OpenAI) -> No
     )
     assert raw.headers["x-stratum-tier"] == "tier_low"
     completion = raw.parse()
-    assert isinstance(completion.choices[0].message.content, str)
+    assert completion.choices[0].message.content  # a real model's words, not an empty string
     assert completion.usage is not None
     assert completion.usage.completion_tokens > 0
 

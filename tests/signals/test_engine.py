@@ -91,8 +91,26 @@ def test_garbage_is_unknown_and_never_raises(text: str) -> None:
 
 @given(st.text())
 def test_no_text_makes_the_parser_raise(text: str) -> None:
-    load = parse_metrics(text)
-    assert load.engine == detect_engine(text)
+    parse_metrics(text)  # returns, whatever the text: the monitor must never crash on a page
+
+
+_OTHER_METRIC = st.builds(
+    "{} {}".format,
+    st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True).filter(
+        lambda name: not name.startswith(("vllm", "sglang", "llamacpp"))
+    ),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+
+
+@given(st.lists(_OTHER_METRIC, max_size=8), st.integers(0, 8))
+def test_other_metrics_around_a_real_page_leave_its_figures_alone(
+    others: list[str], at: int
+) -> None:
+    page = sample("vllm_v0_10_dp2.txt").splitlines()
+    at = next((i for i in range(at, len(page)) if page[i].startswith("# HELP")), len(page))
+    mixed = [*page[:at], *others, *page[at:]]  # between two metric families
+    assert parse_metrics("\n".join(mixed) + "\n") == EngineLoad("vllm", 12.0, 2.0, 0.4375)
 
 
 def test_a_figure_the_page_lacks_is_none_not_zero() -> None:

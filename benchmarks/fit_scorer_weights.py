@@ -47,11 +47,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _common import OTHER_PAIRS as HELD_OUT_PAIRS  # noqa: E402
 from _common import STRONG, WEAK  # noqa: E402
-from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
-from adaptive_router.evaluation import Example, apgr, load_outcomes, spearman  # noqa: E402
+from adaptive_router.scoring.evaluation import Example, apgr, load_outcomes, spearman  # noqa: E402
 from adaptive_router.scoring.scorer import DIMENSIONS, dimensions  # noqa: E402
 
-DATA = default_data_dir()
+DATA = ROOT.parent / "shared" / "data"  # the team's dev data; the package ships subsets
 # the held-out pairs, and one more with claude-2.1 as the strong model
 OTHER_PAIRS = [*HELD_OUT_PAIRS, ("Llama-2-70b-chat", "claude-2.1")]
 RIDGE = 100.0  # penalty toward PRIOR, in units of 1% of n on standardised dimensions

@@ -22,18 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from _common import OTHER_PAIRS, STRONG, WEAK  # noqa: E402
-from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
 from adaptive_router.config import RoutingConfig  # noqa: E402
-from adaptive_router.evaluation import (  # noqa: E402
+from adaptive_router.scoring import ComplexityScorer  # noqa: E402
+from adaptive_router.scoring.evaluation import (  # noqa: E402
     Example,
     apgr,
     load_outcomes,
     pgr_curve,
     spearman,
 )
-from adaptive_router.scoring import ComplexityScorer  # noqa: E402
 
-DATA = default_data_dir()
+DATA = ROOT.parent / "shared" / "data"  # the team's dev data; the package ships subsets
 ARENA = DATA / "arena_bench_v1.jsonl"
 RANDOM_SEEDS = 200
 

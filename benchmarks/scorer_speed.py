@@ -23,10 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from adaptive_router.bench.workloads import default_data_dir  # noqa: E402
 from adaptive_router.scoring import ComplexityScorer  # noqa: E402
 
-DATA = default_data_dir()
+DATA = ROOT.parent / "shared" / "data"  # the team's dev data; the package ships subsets
 ROUNDS = 7
 BLOCKS = 5
 LENGTHS = (250, 500, 1_000, 8_000, 32_000, 128_000)

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 
 from adaptive_router import ConfigError, RoutingConfig, load_config
-from adaptive_router._fields import env_var
-from adaptive_router.config import setting_docs
+from adaptive_router._settings import env_var
+from adaptive_router._settings_file import setting_docs
+from adaptive_router.bench.settings import BenchSettings
 from adaptive_router.proxy import ProxyConfig
 
 FLOAT_FIELDS = [f for f in dataclasses.fields(RoutingConfig) if f.type == "float"]
@@ -115,7 +116,9 @@ def test_bad_environment_value_is_named() -> None:
         load_config(environ={env_var("latency_sla_ms"): "fast"})
 
 
-@pytest.mark.parametrize("cls", [RoutingConfig, ProxyConfig], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [RoutingConfig, ProxyConfig, BenchSettings], ids=lambda c: c.__name__
+)
 def test_every_setting_is_documented(cls: type) -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
     for name, env, default, _help in setting_docs(cls):

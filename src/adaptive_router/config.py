@@ -2,7 +2,8 @@
 
 Settings come from, in rising precedence: the defaults below, a TOML or YAML file (a
 ``[routing]`` table), environment variables ``STRATUM_<FIELD>`` and explicit overrides (CLI
-flags). ``docs/configuration.md`` documents each field; a test keeps the two in step.
+flags), loaded by ``_settings_file`` like every settings class of the project.
+``docs/configuration.md`` documents each field; a test keeps the two in step.
 
     >>> cfg = RoutingConfig(complexity_threshold=0.7)
     >>> cfg.latency_sla_ms
@@ -14,19 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from adaptive_router._fields import (
-    env_var,
-    flat_fields,
-    from_flat,
-    read_config_file,
-    section,
-    setting,
-    shown,
-    validate,
-)
+from adaptive_router._settings import from_flat, setting, validate
+from adaptive_router._settings_file import load_sections
 from adaptive_router.errors import ConfigError
 from adaptive_router.tiers import Tier
 
@@ -128,14 +120,6 @@ class RoutingConfig:
         return config
 
 
-def setting_docs(cls: type = RoutingConfig) -> list[tuple[str, str, str, str]]:
-    """(flat name, environment variable, default, help) for every field of ``cls``."""
-    return [
-        (name, env_var(name), shown(f.default), f.metadata["help"])
-        for name, f, _tp in flat_fields(cls)
-    ]
-
-
 def load_config(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -151,51 +135,3 @@ def load_config(
         path, {"routing": RoutingConfig}, environ=environ, overrides=overrides
     )["routing"]
     return config
-
-
-# The tables a settings file may hold: one per settings class of the project.
-TABLES = ("routing", "proxy", "stack")
-
-
-def load_sections(
-    path: str | os.PathLike[str] | None,
-    classes: Mapping[str, type],
-    *,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Build each settings class from its file table, the environment and flat overrides.
-
-    ``overrides`` maps flat setting names (as the CLI flags spell them) to values; None
-    values are ignored, names of other classes are left to them.
-    """
-    data = read_config_file(Path(path)) if path is not None else {}
-    unknown = set(data) - set(TABLES)
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown table(s) {', '.join(sorted(unknown))}; "
-            f"known tables: {', '.join(TABLES)}"
-        )
-    built: dict[str, Any] = {}
-    for name, cls in classes.items():
-        file_values = section(data, name, Path(path)) if path is not None else {}
-        names = {flat for flat, _f, _tp in flat_fields(cls)}
-        wanted = {k: v for k, v in (overrides or {}).items() if k in names and v is not None}
-        built[name] = from_flat(cls, merged(cls, file_values, environ, wanted), name)
-    return built
-
-
-def merged(
-    cls: type,
-    file_values: Mapping[str, Any],
-    environ: Mapping[str, str] | None,
-    overrides: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Flat values for ``cls``: file < environment < overrides."""
-    env = os.environ if environ is None else environ
-    values = dict(file_values)
-    for name, _f, _tp in flat_fields(cls):
-        if env_var(name) in env:
-            values[name] = env[env_var(name)]
-    values.update(overrides)
-    return values

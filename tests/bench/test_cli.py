@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,7 +66,7 @@ def test_bad_data_dir_is_one_line(tmp_path: Path) -> None:
 
 def config_for(*args: str, env: dict[str, str] | None = None) -> object:
     ctx = bench_command.make_context("bench", list(args))
-    return build_config(ctx, dict(ctx.params))
+    return build_config(dict(ctx.params))
 
 
 def test_preset_fills_what_was_not_given() -> None:
@@ -135,3 +141,77 @@ def test_local_engines_skips_external_servers_and_other_routers(tmp_path: Path) 
     assert local_engines("http://localhost:9000/v1", tmp_path) == (None, "http://127.0.0.1:8081/v1")
     assert local_engines("http://127.0.0.1:9001/v1", tmp_path) == (None, None)
     assert local_engines("http://127.0.0.1:9000/v1", tmp_path / "none") == (None, None)
+
+
+def test_help_explains_the_defaults() -> None:
+    code, out = run("--help")
+    assert code == 0
+    for text in ("--workload [sharegpt|synthetic|mixed]", "[default: sharegpt]",
+                 "bundled with Stratum", "STRATUM_BENCH_DATA_DIR", "[default: 1,10,50]",
+                 "Default: on for synthetic, else off.", "[bench] in --config"):  # fmt: skip
+        assert text in " ".join(out.split()), text
+
+
+@pytest.fixture
+def engine_url() -> Iterator[str]:
+    """A fake engine in a process of its own (the command runs its own event loop)."""
+    port = free_port()
+    args = [sys.executable, "-m", "adaptive_router.bench.fake_engine", "--port", str(port),
+            "--chunks", "2", "--gap-ms", "1"]  # fmt: skip
+    engine = subprocess.Popen(args)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or engine.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        engine.terminate()
+        engine.wait(10)
+
+
+@pytest.mark.parametrize("workload", ["sharegpt", "mixed"])
+def test_default_data_is_bundled_with_the_package(
+    engine_url: str, workload: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ../shared: the prompts come from the installed package, wherever it runs."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--target", f"fake={engine_url}", "--workload", workload, "--concurrency", "2",
+            "--requests", "4", "--warmup", "0", "--no-charts", "--no-progress",
+            "--out", "out"]  # fmt: skip
+    code, out = run(*args)
+    assert code == 0, out
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["config"]["data_dir"] is None
+    records = data["records"]
+    assert len(records) == 4
+    assert all(r["error"] is None for r in records), records
+    assert all(r["prompt_id"].startswith(("sharegpt:", "math:")) for r in records)
+
+
+def test_settings_file_bench_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "stratum.toml"
+    path.write_text('[bench]\ntarget = ["a=http://a:1/v1"]\nworkload = "synthetic"\n'
+                    "requests = 7\nhard_share = 0.5\n")  # fmt: skip
+    config = config_for("--config", str(path), "--requests", "9")
+    assert [t.name for t in config.targets] == ["a"]  # type: ignore[attr-defined]
+    assert config.workload == "synthetic"  # type: ignore[attr-defined]
+    assert config.requests == 9  # type: ignore[attr-defined]  # the flag wins over the file
+    monkeypatch.setenv("STRATUM_BENCH_HARD_SHARE", "0.2")
+    assert config_for("--config", str(path)).hard_share == 0.2  # type: ignore[attr-defined]
+    monkeypatch.setenv("STRATUM_BENCH_HARD_SHARE", "2")
+    code, out = run("--config", str(path))
+    assert code == 2
+    assert "hard_share must be a number from 0 to 1, got 2.0" in out
+
+
+def test_preset_values_lose_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRATUM_BENCH_WORKLOAD", "sharegpt")
+    config = config_for("--preset", "routing-question", "--router-url", "http://r:1/v1")
+    assert config.workload == "sharegpt"  # type: ignore[attr-defined]
+    assert config.concurrencies == (8,)  # type: ignore[attr-defined]  # the preset's

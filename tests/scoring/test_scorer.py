@@ -141,7 +141,7 @@ def test_default_threshold_sends_a_modest_share_of_chat_high(scorer: ComplexityS
 
 
 def test_routing_quality_beats_the_original_scorer_on_arena(scorer: ComplexityScorer) -> None:
-    from adaptive_router.evaluation import apgr, load_outcomes
+    from adaptive_router.scoring.evaluation import apgr, load_outcomes
 
     path = _shared("arena_bench_v1.jsonl")
     examples = load_outcomes(path, "Mistral-7B-Instruct-v0.1", "gpt-4-turbo")
@@ -151,7 +151,7 @@ def test_routing_quality_beats_the_original_scorer_on_arena(scorer: ComplexitySc
 
 
 def test_score_rises_with_math_difficulty(scorer: ComplexityScorer) -> None:
-    from adaptive_router.evaluation import spearman
+    from adaptive_router.scoring.evaluation import spearman
 
     path = _shared("math_levels.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

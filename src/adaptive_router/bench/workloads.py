@@ -1,5 +1,8 @@
 """The prompts a run sends: ShareGPT, synthetic fixed-length, or a mixed easy/hard set.
 
+The prompts come from ``data_dir`` when given, else from the data bundled with the package
+(:mod:`adaptive_router.data`: 300 ShareGPT prompts and 200 MATH level-5 problems).
+
 Every workload is a fixed sequence drawn with ``random.Random(seed)``: the same seed gives
 the same prompts in the same order, and every target and load level gets that sequence, so
 targets are compared on identical requests. Warm-up prompts are drawn apart from measured
@@ -25,16 +28,16 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from itertools import count, cycle, islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from adaptive_router.data import MATH_FILE, SHAREGPT_FILE, bundled
 from adaptive_router.errors import DataFileError
 
-SHAREGPT_FILE = "sharegpt_prompts.jsonl"
-MATH_FILE = "math_levels.jsonl"
 MATH_TEMPLATE = (
     "Solve the following math problem step by step. The last line of your response should "
     "be of the form Answer: $ANSWER.\n\n{problem}"
@@ -84,16 +87,6 @@ class WorkloadSpec:
     max_prompt_chars: int = 3000
 
 
-def default_data_dir() -> Path:
-    """``../shared/data`` beside the project checkout (or beside the working directory)."""
-    repo = Path(__file__).resolve().parents[3]
-    for base in (repo, Path.cwd()):
-        candidate = base.parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return repo.parent / "shared" / "data"
-
-
 def build_workload(spec: WorkloadSpec) -> Workload:
     """Draw the warm-up and measured prompts of ``spec``, reproducibly."""
     rng = random.Random(spec.seed)
@@ -102,7 +95,7 @@ def build_workload(spec: WorkloadSpec) -> Workload:
 
 
 def _drawer(spec: WorkloadSpec, rng: random.Random) -> Callable[[int], list[Prompt]]:
-    data_dir = spec.data_dir or default_data_dir()
+    data_dir: Traversable = spec.data_dir or bundled()
     if spec.kind == "synthetic":
         counter = count()
         return lambda n: [synthetic_prompt(rng, spec.input_tokens, next(counter)) for _ in range(n)]
@@ -140,13 +133,13 @@ def synthetic_prompt(rng: random.Random, tokens: int, index: int) -> Prompt:
     return Prompt(f"synthetic:{index}", text, "synthetic")
 
 
-def sharegpt_prompts(data_dir: Path) -> list[Prompt]:
+def sharegpt_prompts(data_dir: Traversable) -> list[Prompt]:
     """Every ShareGPT first-turn prompt, in file order."""
     rows = read_jsonl(data_dir / SHAREGPT_FILE, "prompt")
     return [Prompt(f"sharegpt:{row.get('id', n)}", row["prompt"], "sharegpt") for n, row in rows]
 
 
-def mixed_pools(data_dir: Path, rng: random.Random) -> tuple[list[Prompt], list[Prompt]]:
+def mixed_pools(data_dir: Traversable, rng: random.Random) -> tuple[list[Prompt], list[Prompt]]:
     """(easy, hard) prompts of the mixed workload; hard holds two MATH problems per code ask."""
     easy: list[Prompt] = []
     code: list[Prompt] = []
@@ -163,7 +156,7 @@ def mixed_pools(data_dir: Path, rng: random.Random) -> tuple[list[Prompt], list[
     return easy, math + code
 
 
-def math_prompts(data_dir: Path, level: int = 5) -> list[Prompt]:
+def math_prompts(data_dir: Traversable, level: int = 5) -> list[Prompt]:
     """MATH problems of ``level`` (short enough), in the step-by-step template."""
     rows = read_jsonl(data_dir / MATH_FILE, "problem")
     return [
@@ -173,7 +166,7 @@ def math_prompts(data_dir: Path, level: int = 5) -> list[Prompt]:
     ]
 
 
-def read_jsonl(path: Path, required: str) -> list[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Traversable, required: str) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) of each non-blank line; DataFileError names what is wrong."""
     try:
         lines = path.read_bytes().splitlines()

@@ -12,7 +12,7 @@ from types import FrameType
 
 import uvicorn
 
-from adaptive_router._fields import shown
+from adaptive_router._settings import shown
 from adaptive_router.errors import ConfigError
 from adaptive_router.proxy.app import create_app
 from adaptive_router.proxy.config import Settings

@@ -1,12 +1,16 @@
 import json
 import random
 from collections.abc import Sequence
+from importlib.resources import as_file
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from adaptive_router.cli import main
+from adaptive_router.data import ARENA_FILE, bundled
 from adaptive_router.errors import DataFileError
-from adaptive_router.evaluation import (
+from adaptive_router.scoring.evaluation import (
     Example,
     apgr,
     load_outcomes,
@@ -14,7 +18,6 @@ from adaptive_router.evaluation import (
     spearman,
     threshold_for_share,
 )
-from tests.conftest import SHARED_DATA
 
 
 def write_lines(path: Path, lines: Sequence[object]) -> Path:
@@ -111,11 +114,9 @@ def test_no_line_with_both_models_is_an_error(tmp_path: Path) -> None:
         load_outcomes(path, "weak", "strong")
 
 
-def test_shared_arena_file_loads() -> None:
-    path = SHARED_DATA / "arena_bench_v1.jsonl"
-    if not path.is_file():
-        pytest.skip(f"shared data set not found at {path} (../shared/data)")
-    examples = load_outcomes(path, "Mistral-7B-Instruct-v0.1", "gpt-4-turbo")
+def test_bundled_arena_file_loads() -> None:
+    with as_file(bundled() / ARENA_FILE) as path:
+        examples = load_outcomes(path, "Mistral-7B-Instruct-v0.1", "gpt-4-turbo")
     assert len(examples) == 295  # 300 prompts, 5 not judged for one of the two models
     assert all(0.0 <= e.weak <= 1.0 and 0.0 <= e.strong <= 1.0 for e in examples)
 
@@ -224,3 +225,32 @@ def test_spearman_rejects_bad_input() -> None:
         spearman([1], [1])
     with pytest.raises(ValueError, match="constant"):
         spearman([1, 1, 1], [1, 2, 3])
+
+
+# -- stratum eval ----------------------------------------------------------------------------
+
+
+def test_eval_without_file_uses_the_bundled_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ../shared: the set comes from the installed package
+    result = CliRunner().invoke(main, ["eval", "--target-high-share", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "bundled arena-bench-v1 (the scorer's dev set)" in result.output
+    assert "prompts:  295   weak: Mistral-7B-Instruct-v0.1   strong: gpt-4-turbo" in result.output
+    assert float(result.output.split("APGR:")[1].split()[0]) > 0.5
+
+
+def test_eval_with_a_file_needs_both_models(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "j.jsonl", [row("a", weak=3, strong=9)])
+    result = CliRunner().invoke(main, ["eval", str(path), "--weak", "weak"])
+    assert result.exit_code == 2
+    assert "with FILE, give --weak and --strong" in result.output
+
+
+def test_eval_help_says_the_bundled_set_is_the_dev_set() -> None:
+    result = CliRunner().invoke(main, ["eval", "--help"])
+    text = " ".join(result.output.split())
+    assert "Without FILE it evaluates on the bundled arena-bench-v1 set" in text
+    assert "not a held-out one" in text
+    assert "[default without FILE: Mistral-7B-Instruct-v0.1]" in text

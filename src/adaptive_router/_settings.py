@@ -1,22 +1,30 @@
-"""Machinery shared by the frozen settings dataclasses: help text, ranges, conversion, files.
+"""The settings machinery: how a frozen settings dataclass declares, converts and checks values.
 
 A settings class declares each field with :func:`setting` (default, help, allowed range),
 calls :func:`validate` from ``__post_init__`` and is built from loosely typed values (file,
 environment, flags) with :func:`from_flat`. Nested settings dataclasses are flattened with
-their field name as prefix: ``tier_low.url`` is the flat name ``tier_low_url``.
+their field name as prefix: ``tier_low.url`` is the flat name ``tier_low_url``. Each flat
+name has an environment variable, ``STRATUM_<NAME>`` unless the class sets another prefix in
+a ``ENV_PREFIX`` class variable (``stratum bench``'s settings: ``STRATUM_BENCH_<NAME>``).
+``_settings_file`` loads them (file < environment < flags); ``_settings_cli`` makes the flags.
+
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Demo:
+    ...     port: int = setting(9000, "Port to listen on.", 0, 65535)
+    ...     def __post_init__(self) -> None:
+    ...         validate(self)
+    >>> from_flat(Demo, {"port": "8080"}).port
+    8080
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
+import types
 import typing
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from adaptive_router.errors import ConfigError
 
@@ -24,16 +32,29 @@ ENV_PREFIX = "STRATUM_"
 
 
 def setting(
-    default: Any, help: str, lo: float | None = None, hi: float | None = None, secret: bool = False
+    default: Any,
+    help: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    secret: bool = False,
+    *,
+    metavar: str | None = None,
+    repeat: bool = False,
 ) -> Any:
-    """A dataclass field carrying its help text, allowed range (inclusive) and secrecy."""
-    meta = {"help": help, "lo": lo, "hi": hi, "secret": secret}
+    """A dataclass field carrying its help text, allowed range (inclusive) and secrecy.
+
+    ``metavar`` names the value in ``--help``; ``repeat`` makes a tuple setting a flag given
+    once per item (``--target a --target b``; space-separated in its environment variable)
+    instead of one comma-separated value.
+    """
+    meta = {"help": help, "lo": lo, "hi": hi, "secret": secret, "metavar": metavar}
+    meta["repeat"] = repeat
     return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
-def env_var(flat_name: str) -> str:
-    """The environment variable for a flat setting name: ``STRATUM_<NAME>``."""
-    return ENV_PREFIX + flat_name.upper()
+def env_var(flat_name: str, cls: type | None = None) -> str:
+    """The environment variable of a flat setting name: ``STRATUM_<NAME>`` by default."""
+    return getattr(cls, "ENV_PREFIX", ENV_PREFIX) + flat_name.upper()
 
 
 def hints(cls: type) -> dict[str, Any]:
@@ -43,6 +64,15 @@ def hints(cls: type) -> dict[str, Any]:
 
 def is_settings(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def unwrap_optional(tp: Any) -> Any:
+    """``X`` for ``X | None`` (a setting that may be left unset), else ``tp`` itself."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
 
 
 def flat_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field[Any], Any]]:
@@ -72,10 +102,16 @@ def _with_default(f: dataclasses.Field[Any], default: Any) -> dataclasses.Field[
 
 
 def validate(obj: Any) -> None:
-    """Check every numeric field of ``obj`` against its declared range."""
+    """Check every numeric field of ``obj`` against its declared range, and Literal choices.
+
+    A field typed ``X | None`` may be None; any other value is checked as an ``X``.
+    """
     for f in dataclasses.fields(obj):
-        tp = hints(type(obj))[f.name]
         value = getattr(obj, f.name)
+        tp = hints(type(obj))[f.name]
+        if value is None and unwrap_optional(tp) is not tp:
+            continue
+        tp = unwrap_optional(tp)
         if tp in (int, float):
             check_number(f.name, value, f.metadata.get("lo"), f.metadata.get("hi"), tp)
         elif typing.get_origin(tp) is typing.Literal and value not in typing.get_args(tp):
@@ -90,7 +126,11 @@ def check_number(name: str, value: Any, lo: float | None, hi: float | None, tp: 
     if ok and (lo is None or value >= lo) and (hi is None or value <= hi):
         return
     kind = "a whole number" if tp is int else "a number"
-    raise ConfigError(f"{name} must be {kind} from {lo:g} to {hi:g}, got {value!r}")
+    if lo is not None and hi is not None:
+        bounds = f" from {lo:g} to {hi:g}"
+    else:
+        bounds = f" >= {lo:g}" if lo is not None else f" <= {hi:g}" if hi is not None else ""
+    raise ConfigError(f"{name} must be {kind}{bounds}, got {value!r}")
 
 
 def from_flat(cls: type, values: Mapping[str, Any], source: str = "config") -> Any:
@@ -103,7 +143,8 @@ def from_flat(cls: type, values: Mapping[str, Any], source: str = "config") -> A
             raise ConfigError(
                 f"{source}: unknown setting {key!r}; known settings: {', '.join(leaves)}"
             )
-        converted[name] = convert(name, leaves[name][1], raw, source)
+        f, tp = leaves[name]
+        converted[name] = convert(name, tp, raw, source, repeat=f.metadata.get("repeat", False))
     return _construct(cls, converted, "")
 
 
@@ -120,24 +161,24 @@ def _construct(cls: type, flat: Mapping[str, Any], prefix: str, base: Any = None
     return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
-def convert(name: str, tp: Any, raw: Any, source: str) -> Any:
-    """Convert a raw value (often a string) to the field's type."""
+def convert(name: str, tp: Any, raw: Any, source: str, repeat: bool = False) -> Any:
+    """Convert a raw value (often a string) to the field's type.
+
+    A tuple is written comma-separated, or space-separated for a ``repeat`` setting. An
+    optional setting (``X | None``) is None when ``raw`` is None or an empty string.
+    """
     try:
-        return _convert(tp, raw)
+        if unwrap_optional(tp) is not tp:
+            return None if raw is None or raw == "" else _convert(unwrap_optional(tp), raw, repeat)
+        return _convert(tp, raw, repeat)
     except (TypeError, ValueError) as exc:
         problem = str(exc) or "wrong type"
         raise ConfigError(f"{source}: {name}: cannot use {raw!r} ({problem})") from exc
 
 
-def _convert(tp: Any, raw: Any) -> Any:
+def _convert(tp: Any, raw: Any, repeat: bool = False) -> Any:
     if tp is bool:
-        if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off", ""):
-            return False
-        if isinstance(raw, bool):
-            return raw
-        raise ValueError("expected true or false")
+        return _convert_bool(raw)
     if tp in (int, float):
         if isinstance(raw, bool):
             raise ValueError("expected a number")
@@ -147,11 +188,21 @@ def _convert(tp: Any, raw: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin is tuple:
         item = typing.get_args(tp)[0]
-        parts = raw.split(",") if isinstance(raw, str) else raw
+        parts = raw.split(None if repeat else ",") if isinstance(raw, str) else raw
         return tuple(_convert(item, p.strip() if isinstance(p, str) else p) for p in parts if p)
     if origin is typing.Literal:
         return _convert_literal(tp, raw)
     return raw
+
+
+def _convert_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _convert_literal(tp: Any, raw: Any) -> Any:
@@ -163,49 +214,12 @@ def _convert_literal(tp: Any, raw: Any) -> Any:
     raise ValueError(f"use one of {', '.join(allowed)}")
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML or YAML file into a dict of top-level tables."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
-        else:
-            raise ConfigError(f"{path}: config files must end in .toml, .yaml or .yml")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid {suffix[1:].upper()}: {exc}") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: expected a table of settings at the top level")
-    return dict(data)
-
-
-def section(data: Mapping[str, Any], name: str, path: Path) -> dict[str, Any]:
-    """Table ``name`` of a config file, nested tables flattened (``a.b = 1`` -> ``a_b``)."""
-    table = data.get(name, {})
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{path}: [{name}] must be a table of settings")
-    return _flatten(table, "")
-
-
-def _flatten(table: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}_"))
-        else:
-            flat[prefix + key] = value
-    return flat
-
-
 def shown(value: Any, secret: bool = False) -> str:
     """A setting's value as a user would type it (secrets masked)."""
     if secret and value:
         return "***"
+    if value is None:
+        return "(none)"
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "(empty)"
     return str(value) if value != "" else "(empty)"

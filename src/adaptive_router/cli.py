@@ -42,7 +42,8 @@ class _Commands(click.Group):
     """A group whose heavy subcommands are imported only when named (or listed by --help)."""
 
     lazy: ClassVar[dict[str, tuple[str, str]]] = {
-        "bench": ("adaptive_router.bench.cli", "bench_command")
+        "bench": ("adaptive_router.bench.cli", "bench_command"),
+        "fit": ("adaptive_router.fit.cli", "fit_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -45,6 +45,11 @@ class StackConfig:
         180.0, "Seconds an engine may take to load its model.", 1.0, 3600.0
     )
     restart_engines: bool = setting(True, "Restart an engine that exits unexpectedly.")
+    strict: bool = setting(
+        False,
+        "Refuse to start when the engines will not fit in the free GPU memory NVML reports "
+        "(otherwise a warning; see stratum fit).",
+    )
 
     def __post_init__(self) -> None:
         validate(self)

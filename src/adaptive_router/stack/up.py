@@ -21,6 +21,7 @@ from adaptive_router.errors import StackError
 from adaptive_router.proxy.config import Settings
 from adaptive_router.proxy.server import check_port_free, make_server, sigterm_as_interrupt
 from adaptive_router.stack.config import EngineConfig, StackConfig
+from adaptive_router.stack.fit_check import check_stack_fits
 from adaptive_router.stack.llama import LlamaServer, LlamaServerSpec, default_model
 from adaptive_router.stack.state import PartState, RunDir, StackState
 from adaptive_router.tiers import TIERS, Tier
@@ -50,6 +51,7 @@ def up(
         with sigterm_as_interrupt():
             engines = _plan_engines(settings, stack, run_dir)
             _check_ports(settings, engines)
+            check_stack_fits([(e.tier, e.server.spec) for e in engines], stack.strict, echo)
             _start_engines(engines, stack, echo)
             settings = _point_tiers_at(settings, engines)
             state = _state(settings, engines, run_dir)

@@ -1,0 +1,113 @@
+"""Before ``stratum up`` starts its engines: will they fit in the GPU memory NVML sees?
+
+Each local llama-server is sized with :mod:`adaptive_router.fit` (its GGUF, ``-c``, ``-np``
+and the cache flags in its extra arguments); the sum is held against the free memory of the
+GPUs NVML reports. Too little: a warning, or with ``strict`` a refusal. No NVML: the GPU is
+"unknown" and the needs are printed without a verdict; nothing is refused on a guess.
+
+    >>> check_stack_fits([("tier_low", spec)], strict=False, echo=print)  # doctest: +SKIP
+    fit check: the engines need 0.66 GiB (tier_low 0.33, tier_high 0.33); GPU unknown: ...
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adaptive_router.errors import StackError, StratumError
+from adaptive_router.fit import FitOptions, Gpu, estimate, load_model
+from adaptive_router.fit.load import nvml_snapshot
+from adaptive_router.fit.memory import GiB
+from adaptive_router.stack.llama import LlamaServerSpec
+
+_KV_TYPE = ("-ctk", "--cache-type-k")
+_UBATCH = ("-ub", "--ubatch-size")
+
+
+@dataclass(frozen=True, slots=True)
+class StackFit:
+    """What the check found: bytes per engine, the GPU (None: unknown) and the verdict."""
+
+    needs: tuple[tuple[str, int], ...]
+    gpu: Gpu | None
+    fits: bool | None
+    message: str
+
+    @property
+    def needed_bytes(self) -> int:
+        return sum(n for _, n in self.needs)
+
+
+def engine_options(spec: LlamaServerSpec) -> FitOptions:
+    """The fit options a llama-server command line amounts to."""
+    args = list(spec.extra_args)
+    values = dict(itertools.pairwise(args))
+    kv = next((values[f] for f in _KV_TYPE if f in values), "f16")
+    ubatch = next((int(values[f]) for f in _UBATCH if f in values), 512)
+    return FitOptions(
+        ctx=spec.ctx_size,
+        parallel=spec.parallel,
+        kv_dtype=kv,
+        swa_full="--swa-full" in args,
+        kv_unified=bool({"-kvu", "--kv-unified"} & set(args)),
+        ubatch=ubatch,
+    )
+
+
+def check_stack_fits(
+    engines: Sequence[tuple[str, LlamaServerSpec]],
+    strict: bool,
+    echo: Callable[[str], None],
+    *,
+    nvml: Any = None,
+    gpu: Gpu | None = None,
+) -> StackFit:
+    """Size ``engines``, grade them against ``gpu`` (default: NVML), report through ``echo``.
+
+    Raises StackError when they will not fit and ``strict`` is set. No engines: no check.
+    """
+    if not engines:
+        return StackFit((), None, None, "")
+    try:
+        needs = tuple((name, _needed(spec)) for name, spec in engines)
+    except (StratumError, ValueError) as exc:
+        result = StackFit((), None, None, f"fit check skipped: {exc}")
+        echo(result.message)
+        return result
+    why = ""
+    if gpu is None:
+        gpu, why = _nvml_gpus(nvml)
+    result = _verdict(needs, gpu, why)
+    if result.fits is False and strict:
+        raise StackError(result.message + " (--strict: not starting)")
+    echo(result.message if result.fits is not False else "warning: " + result.message)
+    return result
+
+
+def _needed(spec: LlamaServerSpec) -> int:
+    return estimate(load_model(spec.model), engine_options(spec)).total_bytes
+
+
+def _nvml_gpus(nvml: Any) -> tuple[Gpu | None, str]:
+    """Every GPU NVML reports, as one: llama-server spreads its layers over all of them."""
+    snapshot = nvml_snapshot(nvml=nvml)
+    if not snapshot.available or not snapshot.gpus:
+        return None, snapshot.error or "NVML reported no GPU"
+    total = sum(g.total_gb for g in snapshot.gpus)
+    free = sum(g.free_gb for g in snapshot.gpus)
+    names = ", ".join(str(g.index) for g in snapshot.gpus)
+    return Gpu(round(total * GiB), round(free * GiB), f"NVML, GPU {names}"), ""
+
+
+def _verdict(needs: tuple[tuple[str, int], ...], gpu: Gpu | None, why: str) -> StackFit:
+    total = sum(n for _, n in needs)
+    parts = ", ".join(f"{name} {n / GiB:.2f}" for name, n in needs)
+    need = f"the engines need {total / GiB:.2f} GiB ({parts})"
+    if gpu is None:
+        return StackFit(needs, None, None, f"fit check: {need}; GPU unknown: {why}")
+    have = f"{gpu.free_bytes / GiB:.2f} GiB free ({gpu.source})"
+    if total <= gpu.free_bytes:
+        return StackFit(needs, gpu, True, f"fit check: {need}; {have}: fits")
+    return StackFit(needs, gpu, False, f"fit check: {need} but only {have}: will not fit")

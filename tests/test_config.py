@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 
 from adaptive_router import ConfigError, RoutingConfig, load_config
-from adaptive_router._settings import env_var
-from adaptive_router._settings_file import setting_docs
 from adaptive_router.bench.settings import BenchSettings
 from adaptive_router.proxy import ProxyConfig
+from adaptive_router.settings.fields import env_var
+from adaptive_router.settings.files import setting_docs
 
 FLOAT_FIELDS = [f for f in dataclasses.fields(RoutingConfig) if f.type == "float"]
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from adaptive_router import ConfigError
-from adaptive_router._settings import env_var, from_flat, setting, shown, validate
-from adaptive_router._settings_cli import settings_options
-from adaptive_router._settings_file import TABLES, load_sections, setting_docs
+from adaptive_router.settings.fields import env_var, from_flat, setting, shown, validate
+from adaptive_router.settings.files import TABLES, load_sections, setting_docs
+from adaptive_router.settings.flags import settings_options
 
 
 @dataclass(frozen=True, slots=True)

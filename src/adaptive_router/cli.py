@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
-from adaptive_router._settings import flat_fields, shown
-from adaptive_router._settings_cli import config_file_option, settings_options
-from adaptive_router._settings_file import setting_docs
 from adaptive_router.config import RoutingConfig, load_config
 from adaptive_router.errors import StratumError
+from adaptive_router.settings.fields import flat_fields, shown
+from adaptive_router.settings.files import setting_docs
+from adaptive_router.settings.flags import config_file_option, settings_options
 
 if TYPE_CHECKING:
     from adaptive_router.scoring.evaluation import Example
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 def routing_options(func: F) -> F:
@@ -240,8 +241,8 @@ main.add_command(serve_command)
 
 
 def _stack_settings(config_path: Path | None, flags: dict[str, Any]) -> tuple[Any, Any]:
-    from adaptive_router._settings_file import load_sections
     from adaptive_router.proxy.config import ProxyConfig, Settings
+    from adaptive_router.settings.files import load_sections
     from adaptive_router.stack.config import StackConfig
 
     try:
@@ -300,16 +301,21 @@ def _resolve_run_dir(run_dir: Path | None) -> Path:
     return StackConfig(run_dir=str(run_dir or "")).state_dir()
 
 
+def _on_stack(action: Callable[[Path], _T], run_dir: Path | None) -> _T:
+    """``action`` on the stack's run directory; its errors as one line for the user."""
+    try:
+        return action(_resolve_run_dir(run_dir))
+    except StratumError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command("status")
 @_run_dir_option
 def status_command(run_dir: Path | None) -> None:
     """Health of each part of the running local stack. Exit code 1 if any part is down."""
     from adaptive_router.stack.control import status
 
-    try:
-        report = status(_resolve_run_dir(run_dir))
-    except StratumError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = _on_stack(status, run_dir)
     for part in report:
         mark = "ok  " if part.healthy else "DOWN"
         pid = f"pid {part.pid}" if part.pid else "external"
@@ -324,10 +330,7 @@ def down_command(run_dir: Path | None) -> None:
     """Stop the running local stack (router and the engines it started)."""
     from adaptive_router.stack.control import down
 
-    try:
-        state = down(_resolve_run_dir(run_dir))
-    except StratumError as exc:
-        raise click.ClickException(str(exc)) from exc
+    state = _on_stack(down, run_dir)
     click.echo(f"stopped the stack at {state.router_url} (pid {state.pid})")
 
 

@@ -2,7 +2,7 @@
 
 Settings come from, in rising precedence: the defaults below, a TOML or YAML file (a
 ``[routing]`` table), environment variables ``STRATUM_<FIELD>`` and explicit overrides (CLI
-flags), loaded by ``_settings_file`` like every settings class of the project.
+flags), loaded by ``settings.files`` like every settings class of the project.
 ``docs/configuration.md`` documents each field; a test keeps the two in step.
 
     >>> cfg = RoutingConfig(complexity_threshold=0.7)
@@ -15,14 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
-from adaptive_router._settings import from_flat, setting, validate
-from adaptive_router._settings_file import load_sections
 from adaptive_router.errors import ConfigError
+from adaptive_router.settings.fields import from_flat, setting, validate
+from adaptive_router.settings.files import load_sections
+from adaptive_router.signals.engine_parse import EngineSetting
 from adaptive_router.tiers import Tier
-
-EngineKindSetting: TypeAlias = Literal["auto", "llama.cpp", "vllm", "sglang"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +88,7 @@ class RoutingConfig:
     engine_stale_ms: float = setting(
         5000.0, "Engine readings older than this are ignored (their rules abstain).", 1.0, 3.6e6
     )
-    engine_kind: EngineKindSetting = setting(
+    engine_kind: EngineSetting = setting(
         "auto", "Engine behind the tiers: auto (detect), llama.cpp, vllm or sglang."
     )
     high_max_waiting: float = setting(

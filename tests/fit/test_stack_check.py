@@ -91,7 +91,7 @@ def test_strict_is_a_stack_setting() -> None:
 
 
 def test_every_stack_setting_is_documented() -> None:
-    from adaptive_router._settings_file import setting_docs
+    from adaptive_router.settings.files import setting_docs
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     for name, env, default, _help in setting_docs(StackConfig):

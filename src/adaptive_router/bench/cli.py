@@ -14,14 +14,14 @@ from typing import Any
 
 import click
 
-from adaptive_router._settings_cli import config_file_option, settings_options
-from adaptive_router._settings_file import load_sections
 from adaptive_router.bench.config import BenchConfig
 from adaptive_router.bench.progress import make_progress
 from adaptive_router.bench.question import local_engines
 from adaptive_router.bench.records import TTFT_DEFINITION
 from adaptive_router.bench.settings import BenchSettings, bench_config, load_bench_settings
 from adaptive_router.errors import StratumError
+from adaptive_router.settings.files import load_sections
+from adaptive_router.settings.flags import config_file_option, settings_options
 
 EPILOG = f"""\b
 Targets: --target NAME=URL[@MODEL], repeatable. URL is an OpenAI-compatible base URL

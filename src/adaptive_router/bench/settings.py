@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from adaptive_router._settings import setting, validate
-from adaptive_router._settings_file import load_sections
 from adaptive_router.bench.config import (
     Api,
     BenchConfig,
@@ -33,6 +31,8 @@ from adaptive_router.bench.config import (
     parse_target,
 )
 from adaptive_router.bench.question import Preset, preset_targets
+from adaptive_router.settings.fields import setting, validate
+from adaptive_router.settings.files import load_sections
 
 DEFAULT_REQUESTS = 100
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from adaptive_router._settings import (
+from adaptive_router.config import RoutingConfig
+from adaptive_router.errors import ConfigError
+from adaptive_router.settings.fields import (
     setting,
     validate,
 )
-from adaptive_router._settings_file import load_sections
-from adaptive_router.config import RoutingConfig
-from adaptive_router.errors import ConfigError
+from adaptive_router.settings.files import load_sections
 from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier
 
 

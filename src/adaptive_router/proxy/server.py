@@ -12,10 +12,10 @@ from types import FrameType
 
 import uvicorn
 
-from adaptive_router._settings import shown
 from adaptive_router.errors import ConfigError
 from adaptive_router.proxy.app import create_app
 from adaptive_router.proxy.config import Settings
+from adaptive_router.settings.fields import shown
 from adaptive_router.tiers import TIERS
 
 

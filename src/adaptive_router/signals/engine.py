@@ -4,8 +4,9 @@ A :class:`~adaptive_router.signals.poller.Poller` polls every upstream (given as
 base URL, ``http://host:8080/v1``) each ``interval_s``: ``GET /health``, ``GET /metrics``
 and, on llama.cpp, ``GET /slots``, all at the server root, with short timeouts. Each round
 is published as one immutable mapping ``base_url -> UpstreamLoad`` by swapping a reference,
-so readers on the request path never lock and never wait on the network. What an engine does not say stays ``None``: the monitor never
-makes a number up. :func:`summarise` folds one tier's upstreams into a :class:`TierLoad`.
+so readers on the request path never lock and never wait on the network. What an engine
+does not say stays ``None``: the monitor never makes a number up. :func:`summarise` folds
+one tier's upstreams into a :class:`TierLoad`.
 
 Health: 200 is healthy; no connection, a timeout or a 5xx (llama.cpp answers 503 while it
 loads the model) is not; any other answer is unknown. A missing ``/metrics`` (llama-server

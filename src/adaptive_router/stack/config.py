@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from adaptive_router._settings import setting, validate
+from adaptive_router.settings.fields import setting, validate
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Every command of ``stratum`` gets its flags here, so a setting's flag, environment variable,
 help text and default are written once, in its settings class. A flag is
 ``--<flat-name-with-dashes>`` (``--no-...`` too for a boolean); every flag defaults to None
-(not given), so the loader in ``_settings_file`` can tell a flag from the file and
+(not given), so the loader in ``settings.files`` can tell a flag from the file and
 environment beneath it.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
-from adaptive_router._settings import env_var, flat_fields, shown, unwrap_optional
+from adaptive_router.settings.fields import env_var, flat_fields, shown, unwrap_optional
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,7 @@ environment, flags) with :func:`from_flat`. Nested settings dataclasses are flat
 their field name as prefix: ``tier_low.url`` is the flat name ``tier_low_url``. Each flat
 name has an environment variable, ``STRATUM_<NAME>`` unless the class sets another prefix in
 a ``ENV_PREFIX`` class variable (``stratum bench``'s settings: ``STRATUM_BENCH_<NAME>``).
-``_settings_file`` loads them (file < environment < flags); ``_settings_cli`` makes the flags.
+``settings.files`` loads them (file < environment < flags); ``settings.flags`` makes the flags.
 
     >>> @dataclasses.dataclass(frozen=True)
     ... class Demo:

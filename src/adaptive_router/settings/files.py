@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from adaptive_router._settings import env_var, flat_fields, from_flat, shown
 from adaptive_router.errors import ConfigError
+from adaptive_router.settings.fields import env_var, flat_fields, from_flat, shown
 
 # The tables a settings file may hold: one per settings class of the project.
 TABLES = ("routing", "proxy", "stack", "bench")

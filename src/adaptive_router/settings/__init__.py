@@ -7,3 +7,8 @@
 - :mod:`~adaptive_router.settings.flags`: one click option per setting, with its
   environment variable.
 """
+
+from adaptive_router.settings.fields import from_flat, setting, validate
+from adaptive_router.settings.files import load_sections
+
+__all__ = ["from_flat", "load_sections", "setting", "validate"]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from adaptive_router.errors import StackError
+from adaptive_router.errors import StackError, StratumError
 from adaptive_router.proxy.config import Settings
 from adaptive_router.proxy.server import check_port_free, make_server, sigterm_as_interrupt
 from adaptive_router.stack.config import EngineConfig, StackConfig
@@ -173,11 +173,15 @@ async def _supervise(engines: list[Engine], run_dir: RunDir, state: StackState, 
             engine.restarts.append(now)
             echo(f"{engine.tier} engine exited with code {code}; restarting "
                  f"(log: {engine.server.log_path})")  # fmt: skip
-            engine.server.start()
-            for part in state.parts:
-                if part.name == engine.tier:
-                    part.pid = engine.server.pid
-            run_dir.write(state)
+            try:  # a full disk (logs, state file) must not end supervision
+                engine.server.start()
+                for part in state.parts:
+                    if part.name == engine.tier:
+                        part.pid = engine.server.pid
+                run_dir.write(state)
+            except (OSError, StratumError) as exc:
+                echo(f"{engine.tier} engine: restart failed: {exc}; will try again")
+                continue
             if len(engine.restarts) >= _MAX_RESTARTS:
                 echo(f"{engine.tier} engine restarted {_MAX_RESTARTS} times in 10 minutes; "
                      "it will be left down if it exits again")  # fmt: skip

@@ -1,5 +1,6 @@
-# Shared by scripts/*.sh: create .venv with a Python >= 3.11 and install the project into it.
-# Usage: source scripts/_venv.sh; ensure_venv ".[extras]"
+# Shared by scripts/*.sh: create .venv with a Python >= 3.11 and install the project into it,
+# and run the static checks both test scripts run.
+# Usage: source scripts/_venv.sh; ensure_venv ".[extras]"; static_checks
 
 find_python() {
     local candidate
@@ -43,4 +44,12 @@ ensure_venv() {
         fi
         touch "$stamp"
     fi
+}
+
+static_checks() {
+    echo "== ruff"
+    .venv/bin/ruff check src tests benchmarks examples
+    .venv/bin/ruff format --check src tests benchmarks examples
+    echo "== mypy"
+    .venv/bin/mypy
 }

@@ -10,10 +10,6 @@ cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 ensure_venv ".[dev]"
 
-echo "== ruff"
-.venv/bin/ruff check src tests benchmarks examples
-.venv/bin/ruff format --check src tests benchmarks examples
-echo "== mypy"
-.venv/bin/mypy
+static_checks
 echo "== pytest (not engine, not browser)"
 .venv/bin/python -m pytest -m "not engine and not browser" "$@"

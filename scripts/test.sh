@@ -19,10 +19,6 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
-echo "== ruff"
-.venv/bin/ruff check src tests benchmarks examples
-.venv/bin/ruff format --check src tests benchmarks examples
-echo "== mypy"
-.venv/bin/mypy
+static_checks
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -71,6 +71,9 @@ class _Progress:
     failover: bool = False
     ttft_ms: float | None = None
 
+    def outcome(self, status: int) -> Outcome:
+        return Outcome(self.tier, status, self.ttft_ms, self.failover)
+
 
 class Forwarder:
     """Sends routed requests to the tiers' upstreams and relays their answers."""
@@ -120,7 +123,7 @@ class Forwarder:
                 raise  # cancelled from elsewhere (shutdown): not ours to swallow
             current.uncancel()
             logger.info("request %s: client disconnected, upstream cancelled", _id(job))
-            return Outcome(progress.tier, CLIENT_CLOSED, progress.ttft_ms, progress.failover)
+            return progress.outcome(CLIENT_CLOSED)
         finally:
             watcher.cancel()
 
@@ -231,7 +234,7 @@ class Forwarder:
                 await relay_whole(ex, opened, headers, job.request.stream)
             settled = True
             self._answered(tier, status, ex.started)
-            return Outcome(tier, status, progress.ttft_ms, failover)
+            return progress.outcome(status)
         except UpstreamFailure as failure:
             # a 5xx the request itself may have caused is judged once the other tier answers
             error, settled = str(failure), not failure.maybe_the_request

@@ -23,7 +23,8 @@ def test_seed_readme_examples() -> None:
 def test_explain_returns_the_whole_decision(make_router: Factory) -> None:
     decision = make_router().explain("Prove the Riemann hypothesis step by step")
     assert decision.tier == "tier_high"
-    assert decision.rule == "default"
+    assert decision.rule == "complexity"  # it votes both ways: a hard prompt is not "default"
+    assert decision.threshold == 0.65
     assert 0.65 <= decision.score <= 1.0
     assert set(decision.breakdown) == {"math", "code", "depth", "tokens", "entities", "negation"}
     assert decision.signals["vram_available"] is True
@@ -89,7 +90,8 @@ def test_odd_messages_score_their_text_like_a_plain_string(
     assert prompt_text(messages) == scored  # type: ignore[arg-type]
     router = make_router()
     decision = router.explain(messages)  # type: ignore[arg-type]
-    assert decision == router.explain(scored)
+    same = dataclasses.replace(router.explain(scored), prompt_tokens=decision.prompt_tokens)
+    assert decision == same  # the prompt estimate counts every message, not the scored text
     if scored == HARD:  # a hard text inside odd content still routes high
         assert decision.tier == "tier_high"
 
@@ -116,7 +118,9 @@ def test_custom_rules_replace_or_extend_the_chain(make_router: Factory) -> None:
 
     router = make_router(rules=[Weekend(), *default_rules()], scorer=FixedScorer(0.9))
     assert router.explain("saturday plans").rule == "weekend"
-    assert router.explain("monday plans").rule == "default"
+    assert router.explain("monday plans").rule == "complexity"
+    no_complexity = [r for r in default_rules() if r.name != "complexity"]
+    assert make_router(rules=no_complexity).explain("monday plans").rule == "default"
     bare = make_router(rules=[], scorer=FixedScorer(0.0))
     assert bare.explain("x").tier == "tier_high"  # no rules: the default tier
     low_default = make_router(RoutingConfig(default_tier="tier_low"), rules=[])

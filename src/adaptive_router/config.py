@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from adaptive_router.errors import ConfigError
 from adaptive_router.settings.fields import from_flat, setting, validate
 from adaptive_router.settings.files import load_sections
 from adaptive_router.signals.engine_parse import EngineSetting
 from adaptive_router.tiers import Tier
+
+Capability = Literal["auto", "true", "false"]
+"""What a tier can do: ``auto`` (as its engine reports; unknown if it does not), or set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,64 @@ class RoutingConfig:
         0.95, "tier_high is saturated when its KV cache is fuller than this (0-1).", 0.0, 1.0
     )
     default_tier: Tier = setting(
-        "tier_high", "Tier chosen when every rule abstains (a complex prompt, resources fine)."
+        "tier_high", "Tier chosen when every rule abstains (the complexity rule abstains only "
+        "when removed from the chain).",
+    )
+    target_high_share: float = setting(
+        0.0,
+        "Share of the requests the complexity rule decides that go to tier_high; the threshold "
+        "follows it live. 0 = off: complexity_threshold holds.",
+        0.0,
+        1.0,
+    )
+    share_window: int = setting(
+        500, "How many recent scores the live threshold is taken from.", 20, 100_000
+    )
+    session_header: str = setting(
+        "x-session-id", "Request header naming the conversation (session affinity)."
+    )
+    session_from_conversation: bool = setting(
+        False,
+        "Without the header, key a session by a hash of the system prompt and first user "
+        "message.",
+    )
+    session_max: int = setting(
+        100_000, "Most sessions remembered; the least recently used go first. 0 = off.", 0, 10**8
+    )
+    session_ttl_s: float = setting(
+        1800.0, "A session unused this long (seconds) is forgotten.", 1.0, 30 * 86400.0
+    )
+    session_escalate_score: float = setting(
+        0.85,
+        "A session on tier_low moves to tier_high for good when a turn scores at least this "
+        "(and at least the threshold in force).",
+        0.0,
+        1.0,
+    )
+    tier_low_context_tokens: int = setting(
+        0, "tier_low's context window (tokens per request). 0 = ask its engine.", 0, 10**8
+    )
+    tier_high_context_tokens: int = setting(
+        0, "tier_high's context window (tokens per request). 0 = ask its engine.", 0, 10**8
+    )
+    chars_per_token: float = setting(
+        4.0, "Characters per token when estimating a prompt's length.", 0.5, 32.0
+    )
+    context_margin: float = setting(
+        0.2, "Added to the prompt estimate as a share of it, for a tokenizer that splits finer.",
+        0.0, 10.0,
+    )  # fmt: skip
+    tier_low_vision: Capability = setting(
+        "auto", "Can tier_low see images: auto (ask llama.cpp's /props), true or false."
+    )
+    tier_high_vision: Capability = setting(
+        "auto", "Can tier_high see images: auto (ask llama.cpp's /props), true or false."
+    )
+    tier_low_tools: Capability = setting(
+        "auto", "Can tier_low take tools: auto (ask llama.cpp's /props), true or false."
+    )
+    tier_high_tools: Capability = setting(
+        "auto", "Can tier_high take tools: auto (ask llama.cpp's /props), true or false."
     )
 
     def __post_init__(self) -> None:
@@ -108,6 +168,18 @@ class RoutingConfig:
             isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
         ):
             raise ConfigError(f"gpu_indices must be a tuple of GPU indices >= 0, got {indices!r}")
+        object.__setattr__(self, "session_header", self.session_header.strip().lower())
+        if not self.session_header:
+            raise ConfigError("session_header must name a header, e.g. x-session-id")
+
+    def context_tokens(self, tier: Tier) -> int | None:
+        """``tier``'s context window as set here, or None: ask its engine."""
+        return getattr(self, f"{tier}_context_tokens") or None
+
+    def capability(self, tier: Tier, kind: Literal["vision", "tools"]) -> bool | None:
+        """Whether ``tier`` can do ``kind`` as set here, or None (``auto``): ask its engine."""
+        value: Capability = getattr(self, f"{tier}_{kind}")
+        return None if value == "auto" else value == "true"
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, source: str = "config") -> RoutingConfig:

@@ -8,16 +8,30 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from adaptive_router.config import RoutingConfig
-from adaptive_router.rules import RoutingContext, Rule, default_rules
+from adaptive_router.rules import (
+    ComplexityRule,
+    LiveThreshold,
+    Needs,
+    RoutingContext,
+    Rule,
+    SessionRule,
+    TierFacts,
+    default_rules,
+)
 from adaptive_router.scoring import ComplexityScorer
-from adaptive_router.scoring.text import Prompt, prompt_text
+from adaptive_router.scoring.text import Prompt, prompt_size, prompt_text
+from adaptive_router.sessions import SessionStore, conversation_key
 from adaptive_router.signals import (
+    EngineFacts,
     EngineMonitor,
     LatencyTracker,
     TierLatency,
@@ -27,9 +41,12 @@ from adaptive_router.signals import (
     VRAMSnapshot,
     summarise,
 )
-from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, parse_tier
+from adaptive_router.tiers import TIER_HIGH, TIER_LOW, TIERS, Tier, parse_tier
 
 DEFAULT_RULE = "default"
+MESSAGE_TOKENS = 6  # a chat template's role markers around each message
+IMAGE_TOKENS = 512  # a rough guess per image: Gemma 3 takes 256, LLaVA-1.5 576, others more
+_PINNING_RULES = frozenset({ComplexityRule.name, DEFAULT_RULE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,8 @@ class Decision:
     score: float
     breakdown: Mapping[str, float]
     signals: Mapping[str, float | bool | None] = field(default_factory=dict)
+    threshold: float | None = None  # the complexity threshold in force
+    prompt_tokens: int | None = None  # the estimate the context rule used
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision."""
@@ -54,6 +73,8 @@ class Decision:
             "rule": self.rule,
             "reason": self.reason,
             "score": self.score,
+            "threshold": self.threshold,
+            "prompt_tokens": self.prompt_tokens,
             "breakdown": dict(self.breakdown),
             "signals": dict(self.signals),
         }
@@ -62,13 +83,18 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class RouterState:
     """What the router sees now: the one read-only view its consumers (proxy, metrics,
-    status page, CLI) use. ``engines`` is empty when the tiers' engines are not polled.
+    status page, CLI) use. ``engines`` is empty when the tiers' engines are not polled;
+    ``tiers`` is what each tier can take (config first, then its engine); ``threshold`` the
+    complexity threshold in force; ``sessions`` how many sessions are remembered.
     """
 
     config: RoutingConfig
     gpu: VRAMSnapshot
     latency: Mapping[Tier, TierLatency]
     engines: Mapping[Tier, TierLoad]
+    tiers: Mapping[Tier, TierFacts] = field(default_factory=dict)
+    threshold: float = 0.65
+    sessions: int = 0
 
 
 class AdaptiveRouter:
@@ -123,7 +149,13 @@ class AdaptiveRouter:
                 engine=cfg.engine_kind,
                 clock=clock,
             )
-        self._engine_view: tuple[object, Mapping[Tier, TierLoad]] = (None, {})
+        self._engine_view: tuple[object, Mapping[Tier, TierLoad], Mapping[Tier, TierFacts]] = (
+            None, {}, _tier_facts(cfg, {})
+        )  # fmt: skip
+        self._threshold = LiveThreshold(
+            cfg.target_high_share, cfg.share_window, cfg.complexity_threshold
+        )
+        self._sessions = SessionStore(cfg.session_max, cfg.session_ttl_s, clock=clock)
         self._monitor.start()
         if self._engines is not None:
             self._engines.start()
@@ -135,36 +167,94 @@ class AdaptiveRouter:
         """
         return self.explain(prompt, tier=tier).tier
 
-    def explain(self, prompt: Prompt, *, tier: str | None = None) -> Decision:
-        """The full :class:`Decision` for ``prompt``: tier, rule, reason, score, signals."""
+    def explain(
+        self,
+        prompt: Prompt,
+        *,
+        tier: str | None = None,
+        session: str | None = None,
+        max_tokens: int | Mapping[Tier, int] | None = None,
+        tools: object = None,
+    ) -> Decision:
+        """The full :class:`Decision` for ``prompt``: tier, rule, reason, score, signals.
+
+        ``session`` names the conversation (session affinity); ``max_tokens`` is what the
+        request will be allowed to generate, on both tiers or per tier (the context rule adds
+        it to the prompt); ``tools`` is the request's ``tools`` list, if any. Raises
+        :class:`~adaptive_router.errors.BadRequest` when no tier can take the request.
+        """
         text = prompt_text(prompt)
         score = self.scorer.score(text)
-        state = self.state()
+        engines, tiers = self._engine_loads()
+        key = session if session is not None else self._conversation(prompt)
+        pinned = self._sessions.get(key) if key is not None else None
+        threshold = self._threshold.value()
+        needs = self._needs(prompt, max_tokens, tools)
+        gpu, latency = self._monitor.snapshot(), self._latency.snapshot()
         ctx = RoutingContext(
             text=text,
             score=score,
             requested_tier=None if tier is None else parse_tier(tier),
-            vram=state.gpu,
-            latency=state.latency,
+            vram=gpu,
+            latency=latency,
             now=self._clock(),
             config=self.config,
-            engines=state.engines,
+            engines=engines,
+            needs=needs,
+            tiers=tiers,
+            session_tier=pinned,
+            threshold=threshold,
         )
-        signals = _signals(state)
+        rule_name, chosen, reason = DEFAULT_RULE, self.config.default_tier, ""
         for rule in self.rules:
             verdict = rule(ctx)
             if verdict is not None:
-                return Decision(
-                    verdict.tier, rule.name, verdict.reason, score.total, score.breakdown, signals
-                )
-        default = self.config.default_tier
-        reason = f"no rule objected: {default} (score {score.total:.2f})"
-        return Decision(default, DEFAULT_RULE, reason, score.total, score.breakdown, signals)
+                rule_name, chosen, reason = rule.name, verdict.tier, verdict.reason
+                break
+        else:
+            reason = f"no rule objected: {chosen} (score {score.total:.2f})"
+        if rule_name == ComplexityRule.name:
+            self._threshold.observe(score.total)
+        if key is not None and chosen != pinned:
+            if rule_name == SessionRule.name or (pinned is None and rule_name in _PINNING_RULES):
+                self._sessions.pin(key, chosen)
+        signals = _signals(gpu, latency, engines)
+        return Decision(
+            chosen, rule_name, reason, score.total, score.breakdown, signals, threshold,
+            needs.prompt_tokens,
+        )  # fmt: skip
+
+    def _conversation(self, prompt: Prompt) -> str | None:
+        return conversation_key(prompt) if self.config.session_from_conversation else None
+
+    def _needs(
+        self, prompt: Prompt, max_tokens: int | Mapping[Tier, int] | None, tools: object
+    ) -> Needs:
+        """What the request needs: its estimated prompt tokens, answer length, capabilities."""
+        cfg = self.config
+        size = prompt_size(prompt)
+        chars = size.chars + (_json_chars(tools) if tools else 0)
+        tokens = math.ceil(chars / cfg.chars_per_token * (1.0 + cfg.context_margin))
+        tokens += size.messages * MESSAGE_TOKENS + size.images * IMAGE_TOKENS
+        if max_tokens is None:
+            output: Mapping[Tier, int] = {}
+        elif isinstance(max_tokens, int):
+            output = dict.fromkeys(TIERS, max_tokens)
+        else:
+            output = max_tokens
+        return Needs(tokens, output, vision=size.images > 0, tools=bool(tools))
 
     def state(self) -> RouterState:
         """A frozen view of the config in force and every live signal, read now."""
+        engines, tiers = self._engine_loads()
         return RouterState(
-            self.config, self._monitor.snapshot(), self._latency.snapshot(), self._engine_loads()
+            self.config,
+            self._monitor.snapshot(),
+            self._latency.snapshot(),
+            engines,
+            tiers,
+            self._threshold.value(),
+            len(self._sessions),
         )
 
     def refresh(self) -> RouterState:
@@ -175,19 +265,19 @@ class AdaptiveRouter:
             self._engines.poll()
         return self.state()
 
-    def _engine_loads(self) -> Mapping[Tier, TierLoad]:
-        """Each polled tier's engine load, folded over its upstreams (empty if not polled)."""
+    def _engine_loads(self) -> tuple[Mapping[Tier, TierLoad], Mapping[Tier, TierFacts]]:
+        """Each polled tier's engine load, folded over its upstreams (empty if not polled),
+        and what each tier can take."""
         if self._engines is None:
-            return {}
+            return self._engine_view[1:]
         snapshot = self._engines.snapshot()
-        cached_for, loads = self._engine_view
-        if snapshot is not cached_for:  # a new polling round: fold it once, not per request
+        if snapshot is not self._engine_view[0]:  # a new polling round: fold it once
             by_tier: dict[Tier, list[UpstreamLoad]] = {}
             for url, load in snapshot.items():
                 by_tier.setdefault(self._tier_of[url], []).append(load)
             loads = {tier: summarise(items) for tier, items in by_tier.items()}
-            self._engine_view = (snapshot, loads)
-        return loads
+            self._engine_view = (snapshot, loads, _tier_facts(self.config, loads))
+        return self._engine_view[1:]
 
     def observe(self, tier: str, ttft_ms: float | None, total_ms: float | None = None) -> None:
         """Feed back one request's time to first token (and total time) in milliseconds.
@@ -210,9 +300,10 @@ class AdaptiveRouter:
         self.close()
 
 
-def _signals(state: RouterState) -> dict[str, float | bool | None]:
+def _signals(
+    gpu: VRAMSnapshot, latency: Mapping[Tier, TierLatency], engines: Mapping[Tier, TierLoad]
+) -> dict[str, float | bool | None]:
     """The signal values a decision reports (None = unknown)."""
-    gpu, latency = state.gpu, state.latency
     signals: dict[str, float | bool | None] = {
         "vram_available": gpu.available,
         "vram_free_gb_min": gpu.min_free_gb,
@@ -220,8 +311,34 @@ def _signals(state: RouterState) -> dict[str, float | bool | None]:
         "tier_low_ttft_ema_ms": latency[TIER_LOW].ttft_ms,
         "tier_high_ttft_ema_ms": latency[TIER_HIGH].ttft_ms,
     }
-    for tier, load in state.engines.items():
+    for tier, load in engines.items():
         signals[f"{tier}_healthy"] = load.healthy
         signals[f"{tier}_waiting"] = load.waiting
         signals[f"{tier}_kv_usage"] = load.kv_usage
     return signals
+
+
+def _tier_facts(config: RoutingConfig, loads: Mapping[Tier, TierLoad]) -> dict[Tier, TierFacts]:
+    """What each tier can take: the config's settings first, else what its engine says."""
+    facts = {}
+    for tier in TIERS:
+        load = loads.get(tier)
+        found = load.facts if load is not None else EngineFacts()
+        facts[tier] = TierFacts(
+            context_tokens=config.context_tokens(tier) or found.context_tokens,
+            vision=_first_known(config.capability(tier, "vision"), found.vision),
+            tools=_first_known(config.capability(tier, "tools"), found.tools),
+        )
+    return facts
+
+
+def _first_known(setting: bool | None, found: bool | None) -> bool | None:
+    return setting if setting is not None else found
+
+
+def _json_chars(value: object) -> int:
+    """Characters of ``value`` as JSON (tool definitions are part of the prompt)."""
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:
+        return 0

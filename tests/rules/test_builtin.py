@@ -70,7 +70,9 @@ def load(
 def test_default_chain_order() -> None:
     names = [rule.name for rule in default_rules()]
     assert names == [
-        "override", "health", "complexity", "vram", "gpu_util", "saturation", "sla",
+        "override", "health", "capability", "context",  # hard constraints
+        "vram", "gpu_util", "saturation", "sla",  # protection of a struggling tier
+        "session", "complexity",  # then the conversation, then the prompt
     ]  # fmt: skip
 
 
@@ -86,8 +88,11 @@ def test_complexity_rule() -> None:
     assert verdict is not None
     assert verdict.tier == "tier_low"
     assert "0.20 < threshold 0.65" in verdict.reason
-    assert ComplexityRule()(ctx(score=0.65)) is None
-    assert ComplexityRule()(ctx(score=0.5, complexity_threshold=0.4)) is None
+    at = ComplexityRule()(ctx(score=0.65))  # at the threshold: high, and says so
+    assert at is not None
+    assert (at.tier, at.reason) == ("tier_high", "score 0.65 >= threshold 0.65")
+    above = ComplexityRule()(ctx(score=0.5, complexity_threshold=0.4))
+    assert above is not None and above.tier == "tier_high"
 
 
 def test_vram_rule() -> None:
@@ -173,7 +178,7 @@ def test_chain_complexity_sends_easy_prompts_low(make_router: Factory) -> None:
 
 def test_chain_hard_prompt_with_resources_goes_high(make_router: Factory) -> None:
     decision = make_router(scorer=FixedScorer(0.9)).explain("anything")
-    assert (decision.tier, decision.rule) == ("tier_high", "default")
+    assert (decision.tier, decision.rule) == ("tier_high", "complexity")
 
 
 def test_chain_vram(make_router: Factory, fake_nvml: FakeNVML) -> None:
@@ -189,7 +194,7 @@ def test_chain_vram_stale_reading_is_ignored(
     fake_nvml.gpus[0] = (1.0, 16.0, 10.0)
     router = make_router(scorer=FixedScorer(0.9))
     clock.advance(2.0)  # no poll for 2 s: the reading is stale
-    assert router.explain("anything").rule == "default"
+    assert router.explain("anything").rule == "complexity"
 
 
 def test_chain_gpu_util(make_router: Factory, fake_nvml: FakeNVML) -> None:

@@ -263,7 +263,7 @@ def test_healthy_llamacpp_upstream(
         taken_at=clock.now,
         error=None,
     )
-    assert network.urls == [f"{ROOT}/health", f"{ROOT}/metrics", f"{ROOT}/slots"]
+    assert network.urls == [f"{ROOT}/health", f"{ROOT}/metrics", f"{ROOT}/slots", f"{ROOT}/props"]
     assert {timeout for _, timeout in network.calls} == {0.25}
 
 
@@ -529,6 +529,7 @@ def test_polls_a_real_llama_server(llama_server: str) -> None:
     assert (idle.slots_busy, idle.slots_total) == (0, 4)  # the fixture runs -np 4
     assert idle.load is not None
     assert (idle.load.running, idle.load.waiting) == (0.0, 0.0)
+    assert idle.facts.context_tokens is not None and idle.facts.vision is False  # /props
 
     def one_in_flight() -> bool:
         now = monitor.poll()[llama_server]

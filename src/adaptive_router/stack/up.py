@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +19,11 @@ from pathlib import Path
 from adaptive_router.errors import StackError, StratumError
 from adaptive_router.proxy.config import Settings
 from adaptive_router.proxy.server import check_port_free, make_server, sigterm_as_interrupt
-from adaptive_router.stack.config import EngineConfig, StackConfig
+from adaptive_router.stack.config import StackConfig
+from adaptive_router.stack.engines import HOST, plan_engines
 from adaptive_router.stack.fit_check import check_stack_fits
-from adaptive_router.stack.llama import LlamaServer, LlamaServerSpec, default_model
+from adaptive_router.stack.llama import LlamaServerSpec
+from adaptive_router.stack.process import Child
 from adaptive_router.stack.state import PartState, RunDir, StackState
 from adaptive_router.tiers import TIERS, Tier
 
@@ -32,11 +33,18 @@ _MAX_RESTARTS = 5  # per engine per 10 minutes, then it is left down
 
 @dataclass
 class Engine:
-    """A tier's llama-server, started and supervised by the stack."""
+    """One engine process of a tier (a replica), started and supervised by the stack."""
 
     tier: Tier
-    server: LlamaServer
+    server: Child
     restarts: list[float] = dataclasses.field(default_factory=list)
+    part: str = ""  # its name in the stack's state ("tier_low", "tier_low-2"); "" = the tier
+    port: int = 0
+    llama: LlamaServerSpec | None = None  # a llama.cpp engine: what the fit check sizes
+
+    @property
+    def name(self) -> str:
+        return self.part or self.tier
 
 
 def up(
@@ -51,7 +59,7 @@ def up(
         with sigterm_as_interrupt():
             engines = _plan_engines(settings, stack, run_dir)
             _check_ports(settings, engines)
-            check_stack_fits([(e.tier, e.server.spec) for e in engines], stack.strict, echo)
+            check_stack_fits([(e.tier, e.llama) for e in engines if e.llama], stack.strict, echo)
             _start_engines(engines, stack, echo)
             settings = _point_tiers_at(settings, engines)
             state = _state(settings, engines, run_dir)
@@ -71,30 +79,23 @@ def up(
 
 
 def _plan_engines(settings: Settings, stack: StackConfig, run_dir: RunDir) -> list[Engine]:
+    plan = plan_engines(settings, stack)
+    if plan.missing:
+        raise StackError(
+            "cannot start the stack's engines here:\n  " + "\n  ".join(plan.missing)
+            + "\n(stratum up --dry-run prints the commands it would run)"
+        )  # fmt: skip
     engines = []
-    for tier in TIERS:
-        if settings.proxy.tier(tier).url:
-            continue  # an external server: used as it is
-        config: EngineConfig = stack.engine_low if tier == "tier_low" else stack.engine_high
-        model = Path(config.model).expanduser() if config.model else default_model()
-        if not model.is_file():
-            raise StackError(f"{tier}: model file not found: {model}")
-        spec = LlamaServerSpec(
-            model=model,
-            port=config.port,
-            parallel=config.parallel,
-            ctx_size=config.ctx_size,
-            threads=config.threads or max(1, (os.cpu_count() or 2) // 2),
-            chat_template="gemma" if not config.model else None,
-            extra_args=tuple(shlex.split(config.args)),
-        )
-        engines.append(Engine(tier, LlamaServer(spec, run_dir.log(tier))))
+    for planned in plan.engines:
+        part = planned.tier if planned.replica == 1 else f"{planned.tier}-{planned.replica}"
+        server = Child(planned.launch, run_dir.log(part))
+        engines.append(Engine(planned.tier, server, [], part, planned.port, planned.llama))
     return engines
 
 
 def _check_ports(settings: Settings, engines: list[Engine]) -> None:
     wanted = [("router", settings.proxy.host, settings.proxy.port)]
-    wanted += [(f"{e.tier} engine", e.server.spec.host, e.server.spec.port) for e in engines]
+    wanted += [(f"{e.name} engine", HOST, e.port) for e in engines]
     ports = [port for _, _, port in wanted]
     if len(set(ports)) != len(ports):
         raise StackError(f"two parts of the stack would share a port: {ports}")
@@ -107,34 +108,35 @@ def _check_ports(settings: Settings, engines: list[Engine]) -> None:
 
 def _start_engines(engines: list[Engine], stack: StackConfig, echo: Echo) -> None:
     for engine in engines:
-        spec = engine.server.spec
-        echo(f"starting {engine.tier} engine: llama-server :{spec.port} ({spec.model.name}, "
-             f"{spec.parallel} slot(s), ctx {spec.ctx_size})")  # fmt: skip
+        echo(f"starting {engine.server.launch.name}")
         engine.server.start()
     for engine in engines:
         began = time.monotonic()
         engine.server.wait_ready(stack.ready_timeout_s)
-        echo(f"{engine.tier} engine ready in {time.monotonic() - began:.1f} s")
+        echo(f"{engine.name} engine ready in {time.monotonic() - began:.1f} s")
 
 
 def _point_tiers_at(settings: Settings, engines: list[Engine]) -> Settings:
     proxy = settings.proxy
-    for engine in engines:
-        name = engine.tier  # "tier_low" / "tier_high": the ProxyConfig field names
-        tier = dataclasses.replace(getattr(proxy, name), url=(engine.server.spec.base_url,))
-        proxy = dataclasses.replace(proxy, **{name: tier})
+    for name in TIERS:  # "tier_low" / "tier_high": the ProxyConfig field names
+        urls = tuple(f"http://{HOST}:{e.port}/v1" for e in engines if e.tier == name)
+        if urls:
+            proxy = dataclasses.replace(
+                proxy, **{name: dataclasses.replace(getattr(proxy, name), url=urls)}
+            )
     return dataclasses.replace(settings, proxy=proxy)
 
 
 def _state(settings: Settings, engines: list[Engine], run_dir: RunDir) -> StackState:
     router_url = f"http://{settings.proxy.host}:{settings.proxy.port}"
     parts = [PartState("router", router_url, os.getpid(), None)]
-    managed = {e.tier: e for e in engines}
     for tier in TIERS:
-        url = settings.proxy.tier(tier).url[0]
-        engine = managed.get(tier)
-        log = str(run_dir.log(tier)) if engine else None
-        parts.append(PartState(tier, url, engine.server.pid if engine else None, log))
+        managed = [e for e in engines if e.tier == tier]
+        if not managed:  # an external server: watched, not run
+            parts.append(PartState(tier, settings.proxy.tier(tier).url[0], None, None))
+        for e in managed:
+            url = f"http://{HOST}:{e.port}/v1"
+            parts.append(PartState(e.name, url, e.server.pid, str(run_dir.log(e.name))))
     return StackState(os.getpid(), router_url, parts)
 
 
@@ -176,7 +178,7 @@ async def _supervise(engines: list[Engine], run_dir: RunDir, state: StackState, 
             try:  # a full disk (logs, state file) must not end supervision
                 engine.server.start()
                 for part in state.parts:
-                    if part.name == engine.tier:
+                    if part.name == engine.name:
                         part.pid = engine.server.pid
                 run_dir.write(state)
             except (OSError, StratumError) as exc:

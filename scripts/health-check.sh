@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Check every service of the running stack: one line per service, exit code 0 when all are
+# healthy, 1 otherwise.
+#
+#   bash scripts/health-check.sh                the local stack (stratum up --with ...):
+#                                               router, LiteLLM, OpenWebUI, Prometheus
+#   bash scripts/health-check.sh --compose      the GPU compose stack: also Grafana, vLLM, llama.cpp
+#   bash scripts/health-check.sh router litellm only these
+#
+# URLs come from the environment when set: STRATUM_URL, LITELLM_URL, OPENWEBUI_URL,
+# PROMETHEUS_URL, GRAFANA_URL, VLLM_URL, LLAMA_URL (e.g. STRATUM_URL=http://gpu-box:9000).
+set -uo pipefail
+
+STRATUM_URL="${STRATUM_URL:-http://127.0.0.1:9000}"
+LITELLM_URL="${LITELLM_URL:-http://127.0.0.1:4000}"
+OPENWEBUI_URL="${OPENWEBUI_URL:-http://127.0.0.1:3000}"
+PROMETHEUS_URL="${PROMETHEUS_URL:-http://127.0.0.1:9090}"
+GRAFANA_URL="${GRAFANA_URL:-http://127.0.0.1:3001}"
+VLLM_URL="${VLLM_URL:-http://127.0.0.1:8000}"
+LLAMA_URL="${LLAMA_URL:-http://127.0.0.1:8080}"
+
+services=(router litellm openwebui prometheus)
+case "${1:-}" in
+--compose) services+=(grafana vllm llama) ;;
+-h | --help)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+"") ;;
+*) services=("$@") ;;
+esac
+
+command -v curl >/dev/null 2>&1 || {
+    echo "error: curl is needed (apt-get install curl)" >&2
+    exit 2
+}
+
+# probe NAME URL: print one line; return 0 when the URL answers 2xx
+probe() {
+    local name="$1" url="$2" body status
+    body="$(curl -sS -m 5 -w '\n%{http_code}' "$url" 2>&1)"
+    status="${body##*$'\n'}"
+    body="${body%$'\n'*}"
+    if [[ "$status" == 2?? ]]; then
+        printf 'ok    %-11s %s\n' "$name" "$url"
+        return 0
+    fi
+    if [ "$status" = 000 ]; then
+        printf 'FAIL  %-11s %s  (%s)\n' "$name" "$url" "$(tail -n 1 <<<"$body" | cut -c1-80)"
+    else
+        printf 'FAIL  %-11s %s  (HTTP %s)\n' "$name" "$url" "$status"
+    fi
+    return 1
+}
+
+# The router's /health also says whether each tier is ready: "degraded" counts as a failure.
+router() {
+    local url="$STRATUM_URL/health" body state
+    body="$(curl -sS -m 5 "$url" 2>/dev/null)"
+    state="$(grep -o '"status":"[a-z]*"' <<<"$body" | head -n 1 | cut -d'"' -f4)"
+    case "$state" in
+    ok) printf 'ok    %-11s %s  (both tiers ready)\n' router "$url" ;;
+    degraded | down)
+        printf 'FAIL  %-11s %s  (%s: %s)\n' router "$url" "$state" \
+            "$(grep -o '"tier_[a-z]*":{"ready":false' <<<"$body" | cut -d'"' -f2 |
+                paste -sd, -) not ready"
+        return 1
+        ;;
+    *) probe router "$url" ;;
+    esac
+}
+
+failed=0
+for service in "${services[@]}"; do
+    case "$service" in
+    router | stratum) router ;;
+    litellm) probe litellm "$LITELLM_URL/health/liveliness" ;;
+    openwebui) probe openwebui "$OPENWEBUI_URL/health" ;;
+    prometheus) probe prometheus "$PROMETHEUS_URL/-/ready" ;;
+    grafana) probe grafana "$GRAFANA_URL/api/health" ;;
+    vllm) probe vllm "$VLLM_URL/health" ;;
+    llama) probe llama.cpp "$LLAMA_URL/health" ;;
+    *)
+        echo "error: unknown service '$service' (router litellm openwebui prometheus grafana" \
+            "vllm llama)" >&2
+        exit 2
+        ;;
+    esac || failed=1
+done
+exit "$failed"

@@ -1,0 +1,154 @@
+"""The deployment files checked by the real tools: promtool (config, rules, rule unit tests),
+check-jsonschema with the Compose spec, hadolint and shellcheck; and the pieces that must agree
+with each other (compose's Prometheus config and the local stack's, the mounted paths, the
+dashboards' datasource)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adaptive_router.errors import StackError
+from adaptive_router.stack import prometheus
+from adaptive_router.stack.prometheus import RULES_FILE, scrape_config, write_config
+from tests.deploy.conftest import REPO, need
+
+DEPLOY = REPO / "deploy"
+PROMTOOL = "apt-get install prometheus"
+DEV_EXTRA = "pip install -e '.[dev]'"
+
+
+def run(*command: str, cwd: Path = REPO) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_promtool_checks_the_rules() -> None:
+    out = run(need("promtool", PROMTOOL), "check", "rules", str(RULES_FILE))
+    assert "SUCCESS: 6 rules found" in out
+
+
+def test_each_alert_fires_in_promtools_unit_tests() -> None:
+    tests = DEPLOY / "prometheus" / "alerts.test.yml"
+    run(need("promtool", PROMTOOL), "test", "rules", str(tests))
+    cases = yaml.safe_load(tests.read_text())["tests"]
+    fired = {c["alertname"] for t in cases for c in t["alert_rule_test"] if c["exp_alerts"]}
+    groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
+    alerts = {rule["alert"] for group in groups for rule in group["rules"]}
+    assert fired == alerts
+
+
+def test_promtool_checks_the_local_stacks_config(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        "http://127.0.0.1:9000",
+        {"tier_low": ["http://127.0.0.1:8081/v1", "http://127.0.0.1:8082/v1"], "tier_high": []},
+    )
+    out = run(need("promtool", PROMTOOL), "check", "config", str(config))
+    assert "SUCCESS" in out
+    jobs = yaml.safe_load(config.read_text())["scrape_configs"]
+    assert jobs[1]["static_configs"] == [
+        {"targets": ["127.0.0.1:8081", "127.0.0.1:8082"], "labels": {"tier": "tier_low"}}
+    ]
+
+
+def test_composes_prometheus_config_is_the_local_ones_shape() -> None:
+    """deploy/prometheus/prometheus.yml is what scrape_config builds for the compose services,
+    so the rules and dashboards select the same jobs and labels in both stacks."""
+    path = DEPLOY / "prometheus" / "prometheus.yml"
+    expected = scrape_config(
+        "stratum:9000",
+        {"tier_low": ["vllm:8000"], "tier_high": ["llama:8080"]},
+        "/etc/prometheus/alerts.yml",
+        interval_s=15,
+    )
+    assert yaml.safe_load(path.read_text()) == expected
+    run(need("promtool", PROMTOOL), "check", "config", "--syntax-only", str(path))
+
+
+def test_compose_file_follows_the_compose_spec() -> None:
+    tool = need("check-jsonschema", DEV_EXTRA)
+    run(tool, "--builtin-schema", "vendor.compose-spec", str(DEPLOY / "compose.yaml"))
+
+
+def test_compose_mounts_files_that_exist() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    mounts = {
+        target: (DEPLOY / source).resolve()
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+        if volume.startswith(".")
+        for source, target, *_ in [volume.split(":")]
+    }
+    assert mounts["/etc/prometheus/alerts.yml"] == RULES_FILE  # the one copy of the rules
+    assert all(path.exists() for path in mounts.values()), mounts
+    images = [s["image"] for s in compose["services"].values()]
+    assert all(":" in i and not i.endswith((":latest", ":main")) for i in images), images
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    run(need("hadolint", DEV_EXTRA), str(REPO / "Dockerfile"))
+
+
+@pytest.mark.parametrize("script", ["start.sh", "health-check.sh"])
+def test_scripts_pass_shellcheck(script: str) -> None:
+    run(need("shellcheck", "apt-get install shellcheck"), str(REPO / "scripts" / script))
+
+
+def test_dashboards_use_the_provisioned_datasource() -> None:
+    provisioned = yaml.safe_load(
+        (DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )
+    uid = provisioned["datasources"][0]["uid"]
+    uids = set()
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        board = json.loads(path.read_text())
+        uids.add(board["uid"])
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)), f"{path.name}: panel ids repeat"
+        for panel in board["panels"]:
+            assert panel["datasource"]["uid"] == uid
+            assert all(t["datasource"]["uid"] == uid for t in panel["targets"])
+    assert uids == {"stratum-overview", "stratum-engines", "stratum-gpu"}
+
+
+def test_a_missing_prometheus_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(StackError, match="apt-get install prometheus"):
+        prometheus.prometheus_binary(install=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("http://127.0.0.1:8081/v1", "127.0.0.1:8081"),
+        ("http://[::1]:9000", "[::1]:9000"),
+        ("engine.internal:8000", "engine.internal:8000"),
+    ],
+)
+def test_scrape_targets_come_from_the_stacks_urls(url: str, target: str, tmp_path: Path) -> None:
+    config = yaml.safe_load(write_config(tmp_path, url, {}).read_text())
+    assert config["scrape_configs"][0]["static_configs"] == [{"targets": [target]}]
+
+
+def test_a_url_without_a_port_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="a URL with a host and a port"):
+        write_config(tmp_path, "http://stratum/v1", {})
+
+
+def test_the_command_serves_on_the_port_with_the_data_dir() -> None:
+    command = prometheus.prometheus_command(
+        Path("/usr/bin/prometheus"), Path("/run/prometheus.yml"), Path("/run/data"), 9090
+    )
+    assert command == [
+        "/usr/bin/prometheus",
+        "--config.file=/run/prometheus.yml",
+        "--storage.tsdb.path=/run/data",
+        "--storage.tsdb.retention.time=7d",
+        "--web.listen-address=127.0.0.1:9090",
+    ]

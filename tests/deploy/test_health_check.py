@@ -1,0 +1,58 @@
+"""scripts/health-check.sh against the real local stack and a real Prometheus; start.sh's first
+check where Docker is missing (there is no Docker engine on the test machines)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from adaptive_router.bench.fake_engine import free_port
+from tests.deploy.conftest import REPO, Prometheus
+from tests.stack.conftest import RunningStack
+
+
+def script(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_running_services_pass(stack: RunningStack, prometheus: Prometheus) -> None:
+    done = script("health-check.sh", "router", "prometheus", STRATUM_URL=stack.url,
+                  PROMETHEUS_URL=prometheus.url)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"ok    router      {stack.url}/health  (both tiers ready)",
+        f"ok    prometheus  {prometheus.url}/-/ready",
+    ]
+
+
+def test_a_service_that_is_down_fails_with_one_clear_line(stack: RunningStack) -> None:
+    litellm = f"http://127.0.0.1:{free_port()}"
+    done = script("health-check.sh", "router", "litellm", STRATUM_URL=stack.url,
+                  LITELLM_URL=litellm)  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("ok    router")
+    assert lines[1].startswith(f"FAIL  litellm     {litellm}/health/liveliness  (curl: (7)")
+
+
+def test_an_unknown_service_is_named() -> None:
+    done = script("health-check.sh", "ollama")
+    assert done.returncode == 2
+    assert "unknown service 'ollama'" in done.stderr
+
+
+def test_start_says_when_docker_is_missing() -> None:
+    if shutil.which("docker"):
+        pytest.skip("docker is installed here")
+    done = script("start.sh")
+    assert done.returncode == 1
+    assert "docker is not installed" in done.stderr

@@ -33,7 +33,7 @@ from adaptive_router.proxy.asgi import (
     request_headers,
     send_whole,
 )
-from adaptive_router.proxy.auth import check_api_key
+from adaptive_router.proxy.auth import check_api_key, check_may_force_tier
 from adaptive_router.proxy.config import Settings
 from adaptive_router.proxy.forward import Forwarder, Job, Outcome
 from adaptive_router.proxy.metrics import CONTENT_TYPE, ProxyMetrics
@@ -188,8 +188,10 @@ class ProxyApp:
             self.board.record(decision, outcome, total_ms)
 
     def _requested_tier(self, model: str | None, headers: dict[str, str]) -> Tier | None:
-        header = headers.get(self.settings.proxy.tier_header)
+        proxy = self.settings.proxy
+        header = headers.get(proxy.tier_header)
         if header:
+            check_may_force_tier(headers, proxy.force_tier_keys, f"the {proxy.tier_header} header")
             try:
                 return parse_tier(header)
             except ValueError as exc:
@@ -203,6 +205,8 @@ class ProxyApp:
                 param="model",
                 code="model_not_found",
             )
+        if self.aliases[model] is not None:
+            check_may_force_tier(headers, proxy.force_tier_keys, f"model '{model}'")
         return self.aliases[model]
 
     async def _models(self, scope: Scope, send: Send) -> None:

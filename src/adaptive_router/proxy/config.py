@@ -80,7 +80,25 @@ class ProxyConfig:
     api_keys: tuple[str, ...] = setting(
         (), "Client API keys accepted on /v1 (empty = open).", secret=True
     )
+    force_tier_keys: tuple[str, ...] = setting(
+        (),
+        "Client API keys allowed to force a tier (the tier header or a tier's model name); "
+        "empty = any client may.",
+        secret=True,
+    )
     max_body_mb: float = setting(16.0, "Largest request body accepted (MB).", 0.001, 1024.0)
+    max_header_kb: float = setting(
+        32.0, "Largest request head (request line and headers) accepted (KB).", 1.0, 1024.0
+    )
+    header_timeout_s: float = setting(
+        10.0, "Seconds a client may take to send a request's headers.", 0.1, 3600.0
+    )
+    drain_timeout_s: float = setting(
+        30.0,
+        "On SIGTERM: seconds in-flight requests get to finish (new connections are refused).",
+        0.0,
+        3600.0,
+    )
     failover: bool = setting(True, "Retry once on the other tier when a tier fails.")
     breaker_failures: int = setting(
         3, "Consecutive failures that take an upstream out of rotation.", 1, 1000
@@ -98,6 +116,8 @@ class ProxyConfig:
             raise ConfigError(f"model alias listed twice: {', '.join(repeated)}")
         if not names:
             raise ConfigError("at least one model alias is needed (auto_models)")
+        if self.api_keys and not set(self.force_tier_keys) <= set(self.api_keys):
+            raise ConfigError("every key in force_tier_keys must also be one of api_keys")
 
     def tier(self, tier: Tier) -> TierConfig:
         """The settings of ``tier``."""

@@ -17,6 +17,9 @@ from adaptive_router.proxy.asgi import Receive
 from adaptive_router.scoring.text import Prompt
 
 
+MAX_MESSAGES = 10_000  # far beyond any context window; bounds the work spent on one request
+
+
 class ClientDisconnected(Exception):
     """The client went away before its request body arrived."""
 
@@ -70,6 +73,10 @@ def parse_chat(body: bytes) -> CompletionRequest:
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list of messages", param="messages")
+    if len(messages) > MAX_MESSAGES:
+        raise BadRequest(
+            f"too many messages ({len(messages):,}): at most {MAX_MESSAGES:,}", param="messages"
+        )
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise BadRequest(

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
+import orjson
 import uvicorn
 
 from adaptive_router.errors import ConfigError
 from adaptive_router.proxy.app import create_app
+from adaptive_router.proxy.asgi import Receive, Scope, Send, send_whole
 from adaptive_router.proxy.config import Settings
+from adaptive_router.proxy.protocol import guarded_protocol
 from adaptive_router.settings.fields import shown
 from adaptive_router.tiers import TIERS
 
@@ -74,25 +79,62 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def make_server(settings: Settings, *, log_level: str = "info") -> uvicorn.Server:
+class DrainGate:
+    """Wraps the app so that ``/health`` answers 503 once the server has been told to stop.
+
+    uvicorn stops accepting at once; a request that still reaches the app while in-flight
+    ones finish (one already on its way in, or a probe on a kept-alive connection) learns
+    that this server is going away, so a load balancer takes it out of rotation.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.draining and scope["type"] == "http" and scope["path"].rstrip("/") == "/health":
+            await send_whole(send, 503, orjson.dumps({"status": "draining"}))
+            return
+        await self.app(scope, receive, send)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, marking its :class:`DrainGate` as draining on SIGTERM or Ctrl-C."""
+
+    def __init__(self, config: uvicorn.Config, gate: DrainGate) -> None:
+        super().__init__(config)
+        self.gate = gate
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.gate.draining = True
+        super().handle_exit(sig, frame)
+
+
+def make_server(settings: Settings, *, log_level: str = "info") -> DrainingServer:
     """The proxy app for ``settings`` in a uvicorn server, not yet running.
 
     ``server.run()`` serves in a loop of its own; ``await server.serve()`` in the caller's
-    (``stratum up`` supervises its engines beside it). uvicorn picks uvloop and httptools
-    when they are installed (``uvicorn[standard]``).
+    (``stratum up`` supervises its engines beside it). uvicorn picks uvloop when it is
+    installed (``uvicorn[standard]``); the HTTP protocol is httptools' with a header
+    timeout and a head size cap (:mod:`adaptive_router.proxy.protocol`). On SIGTERM the
+    server stops accepting, ``/health`` answers 503 and in-flight requests get
+    ``drain_timeout_s`` to finish.
     """
-    settings.proxy.require_upstreams()
+    proxy = settings.proxy
+    proxy.require_upstreams()
+    gate = DrainGate(create_app(settings))
     config = uvicorn.Config(
-        create_app(settings),
-        host=settings.proxy.host,
-        port=settings.proxy.port,
+        gate,
+        host=proxy.host,
+        port=proxy.port,
+        http=guarded_protocol(proxy.header_timeout_s, int(proxy.max_header_kb * 1024)),
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # X-Forwarded-* rewriting is not needed: clients are not logged
         log_level=log_level,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=math.ceil(proxy.drain_timeout_s),
     )
-    return uvicorn.Server(config)
+    return DrainingServer(config, gate)
 
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:

@@ -37,19 +37,13 @@ command -v curl >/dev/null 2>&1 || {
 
 # probe NAME URL: print one line; return 0 when the URL answers 2xx
 probe() {
-    local name="$1" url="$2" body status
-    body="$(curl -sS -m 5 -w '\n%{http_code}' "$url" 2>&1)"
-    status="${body##*$'\n'}"
-    body="${body%$'\n'*}"
+    local name="$1" url="$2" status error
+    read -r status error < <(curl -s -m 5 -o /dev/null -w '%{http_code} %{errormsg}\n' "$url")
     if [[ "$status" == 2?? ]]; then
         printf 'ok    %-11s %s\n' "$name" "$url"
         return 0
     fi
-    if [ "$status" = 000 ]; then
-        printf 'FAIL  %-11s %s  (%s)\n' "$name" "$url" "$(tail -n 1 <<<"$body" | cut -c1-80)"
-    else
-        printf 'FAIL  %-11s %s  (HTTP %s)\n' "$name" "$url" "$status"
-    fi
+    printf 'FAIL  %-11s %s  (%s)\n' "$name" "$url" "${error:-HTTP $status}"
     return 1
 }
 

@@ -57,7 +57,7 @@ class Prometheus:
         return data["result"]  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prometheus(
     stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:

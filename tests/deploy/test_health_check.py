@@ -1,5 +1,5 @@
 """scripts/health-check.sh against the real local stack and a real Prometheus; start.sh's first
-check where Docker is missing (there is no Docker engine on the test machines)."""
+check where no Docker engine runs (the test machines have none)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_a_service_that_is_down_fails_with_one_clear_line(stack: RunningStack) -
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     assert lines[0].startswith("ok    router")
-    assert lines[1].startswith(f"FAIL  litellm     {litellm}/health/liveliness  (curl: (7)")
+    assert lines[1].startswith(f"FAIL  litellm     {litellm}/health/liveliness  (Failed to connect")
 
 
 def test_an_unknown_service_is_named() -> None:
@@ -50,9 +50,11 @@ def test_an_unknown_service_is_named() -> None:
     assert "unknown service 'ollama'" in done.stderr
 
 
-def test_start_says_when_docker_is_missing() -> None:
-    if shutil.which("docker"):
-        pytest.skip("docker is installed here")
+def test_start_stops_at_its_first_check_without_a_docker_engine() -> None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "info"], capture_output=True).returncode == 0:
+        pytest.skip("a Docker engine runs here")
     done = script("start.sh")
     assert done.returncode == 1
-    assert "docker is not installed" in done.stderr
+    expected = "the docker daemon does not answer" if docker else "docker is not installed"
+    assert done.stderr.startswith(f"error: {expected}"), done.stderr

@@ -101,7 +101,8 @@ class RoutingConfig:
         0.95, "tier_high is saturated when its KV cache is fuller than this (0-1).", 0.0, 1.0
     )
     default_tier: Tier = setting(
-        "tier_high", "Tier chosen when every rule abstains (the complexity rule abstains only "
+        "tier_high",
+        "Tier chosen when every rule abstains (the complexity rule abstains only "
         "when removed from the chain).",
     )
     target_high_share: float = setting(
@@ -119,8 +120,7 @@ class RoutingConfig:
     )
     session_from_conversation: bool = setting(
         False,
-        "Without the header, key a session by a hash of the system prompt and first user "
-        "message.",
+        "Without the header, key a session by a hash of the system prompt and first user message.",
     )
     session_max: int = setting(
         100_000, "Most sessions remembered; the least recently used go first. 0 = off.", 0, 10**8

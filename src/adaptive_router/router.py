@@ -215,9 +215,9 @@ class AdaptiveRouter:
             reason = f"no rule objected: {chosen} (score {score.total:.2f})"
         if rule_name == ComplexityRule.name:
             self._threshold.observe(score.total)
-        if key is not None and chosen != pinned:
-            if rule_name == SessionRule.name or (pinned is None and rule_name in _PINNING_RULES):
-                self._sessions.pin(key, chosen)
+        first = pinned is None and rule_name in _PINNING_RULES
+        if key is not None and chosen != pinned and (first or rule_name == SessionRule.name):
+            self._sessions.pin(key, chosen)
         signals = _signals(gpu, latency, engines)
         return Decision(
             chosen, rule_name, reason, score.total, score.breakdown, signals, threshold,

@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping
 from adaptive_router.scoring.text import Prompt, content_text
 from adaptive_router.tiers import Tier
 
-MAX_KEY_CHARS = 256
-
 
 class SessionStore:
     """Session key -> pinned tier; LRU-bounded, with a time-to-live. Thread-safe.

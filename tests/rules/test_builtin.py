@@ -92,7 +92,8 @@ def test_complexity_rule() -> None:
     assert at is not None
     assert (at.tier, at.reason) == ("tier_high", "score 0.65 >= threshold 0.65")
     above = ComplexityRule()(ctx(score=0.5, complexity_threshold=0.4))
-    assert above is not None and above.tier == "tier_high"
+    assert above is not None
+    assert above.tier == "tier_high"
 
 
 def test_vram_rule() -> None:

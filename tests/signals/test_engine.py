@@ -529,7 +529,8 @@ def test_polls_a_real_llama_server(llama_server: str) -> None:
     assert (idle.slots_busy, idle.slots_total) == (0, 4)  # the fixture runs -np 4
     assert idle.load is not None
     assert (idle.load.running, idle.load.waiting) == (0.0, 0.0)
-    assert idle.facts.context_tokens is not None and idle.facts.vision is False  # /props
+    assert idle.facts.context_tokens is not None  # from /props
+    assert idle.facts.vision is False
 
     def one_in_flight() -> bool:
         now = monitor.poll()[llama_server]

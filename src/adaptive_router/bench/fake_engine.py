@@ -131,6 +131,7 @@ class FakeEngine(LoopbackServer):
     script: Sequence[tuple[float, bytes]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/event-stream"
+    max_model_len: int | None = None  # listed in /v1/models as vLLM and SGLang do
     keep_requests: bool = True  # False: ``seen`` stays empty (a long benchmark run)
     seen: list[Seen] = field(default_factory=list)
     completed: int = 0
@@ -143,9 +144,10 @@ class FakeEngine(LoopbackServer):
         app.router.add_get("/health", self._health)
 
     async def _models(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"object": "list", "data": [{"id": self.model, "object": "model"}]}
-        )
+        model: dict[str, Any] = {"id": self.model, "object": "model"}
+        if self.max_model_len is not None:
+            model["max_model_len"] = self.max_model_len
+        return web.json_response({"object": "list", "data": [model]})
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -36,19 +36,21 @@ from adaptive_router.proxy.asgi import (
 from adaptive_router.proxy.auth import check_api_key, check_may_force_tier
 from adaptive_router.proxy.config import Settings
 from adaptive_router.proxy.forward import Forwarder, Job, Outcome
-from adaptive_router.proxy.metrics import CONTENT_TYPE, ProxyMetrics
+from adaptive_router.proxy.limits import max_tokens_for
+from adaptive_router.proxy.metrics import CONTENT_TYPE, DIVERTING_RULES, ProxyMetrics
 from adaptive_router.proxy.requests import (
     ClientDisconnected,
     CompletionRequest,
     parse_chat,
     parse_completion,
     read_body,
+    session_key,
 )
 from adaptive_router.proxy.status import StatusBoard
 from adaptive_router.proxy.status import page as status_page
 from adaptive_router.proxy.transport import Client, new_client
 from adaptive_router.proxy.upstream import TierPool, Upstream
-from adaptive_router.router import AdaptiveRouter
+from adaptive_router.router import AdaptiveRouter, Decision
 from adaptive_router.tiers import TIERS, Tier, parse_tier
 
 logger = logging.getLogger(__name__)
@@ -174,9 +176,7 @@ class ProxyApp:
         body = await read_body(exchange.receive, limit, exchange.headers.get("content-length"))
         request = parse(body)
         forced = self._requested_tier(request.model, exchange.headers)
-        decision = self.router.explain(request.prompt, tier=forced)
-        self.metrics.decisions.labels(decision.tier, decision.rule).inc()
-        self.metrics.score.observe(decision.score)
+        decision = self._route(request, forced, exchange.headers)
         outcome = Outcome(None, 500)
         try:
             outcome = await self._forwarder.forward(Job(exchange, path, request, decision))
@@ -186,6 +186,28 @@ class ProxyApp:
         finally:
             total_ms = (time.perf_counter() - exchange.started) * 1000.0
             self.board.record(decision, outcome, total_ms)
+
+    def _route(
+        self, request: CompletionRequest, forced: Tier | None, headers: dict[str, str]
+    ) -> Decision:
+        """The routing decision for ``request``, counted in the metrics."""
+        proxy, metrics = self.settings.proxy, self.metrics
+        try:
+            decision = self.router.explain(
+                request.prompt,
+                tier=forced,
+                session=session_key(headers, self.settings.routing.session_header),
+                max_tokens={t: max_tokens_for(request.max_tokens, proxy.tier(t)) for t in TIERS},
+                tools=request.payload.get("tools"),
+            )
+        except HTTPError as exc:
+            metrics.refusals.labels(exc.code or "bad_request").inc()
+            raise
+        metrics.decisions.labels(decision.tier, decision.rule).inc()
+        metrics.score.observe(decision.score)
+        if decision.rule in DIVERTING_RULES:
+            metrics.diversions.labels(decision.rule, decision.tier).inc()
+        return decision
 
     def _requested_tier(self, model: str | None, headers: dict[str, str]) -> Tier | None:
         proxy = self.settings.proxy

@@ -23,6 +23,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 _SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+DIVERTING_RULES = frozenset({"context", "capability"})  # counted in stratum_diversions
 
 
 class ProxyMetrics:
@@ -65,6 +66,14 @@ class ProxyMetrics:
         self.client_errors = Counter(
             "stratum_client_errors", "Requests refused as the client's mistake, by status.",
             ["status"], registry=r,
+        )  # fmt: skip
+        self.diversions = Counter(
+            "stratum_diversions", "Requests the context and capability rules sent to the tier "
+            "that can take them.", ["rule", "tier"], registry=r,
+        )  # fmt: skip
+        self.refusals = Counter(
+            "stratum_refusals", "Requests no tier could take, refused with a 400, by error code "
+            "(context_length_exceeded, unsupported_capability).", ["code"], registry=r,
         )  # fmt: skip
         for tier in TIERS:
             self.in_flight.labels(tier)
@@ -115,6 +124,32 @@ class _LiveCollector(Collector):
                 up.add_metric([tier, upstream.base_url], float(upstream.usable(now)))
         yield up
         yield from _engines(state)
+        yield from _routing(state)
+
+
+def _routing(state: RouterState) -> Iterator[Metric]:
+    """The threshold in force, the session store and what each tier can take."""
+    yield GaugeMetricFamily(
+        "stratum_complexity_threshold", "Complexity threshold in force (live with a target "
+        "share).", value=state.threshold,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "stratum_target_high_share", "Share of complexity-decided requests meant for "
+        "tier_high (0 = off: the static threshold holds).",
+        value=state.config.target_high_share,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "stratum_sessions", "Sessions the router remembers (pinned to a tier).",
+        value=float(state.sessions),
+    )  # fmt: skip
+    context = GaugeMetricFamily(
+        "stratum_tier_context_tokens", "Context window the context rule uses, per tier "
+        "(absent while unknown).", labels=["tier"],
+    )  # fmt: skip
+    for tier, facts in state.tiers.items():
+        if facts.context_tokens is not None:
+            context.add_metric([tier], float(facts.context_tokens))
+    yield context
 
 
 def _engines(state: RouterState) -> Iterator[Metric]:

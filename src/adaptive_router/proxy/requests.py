@@ -1,7 +1,8 @@
 """Reading and checking client requests: body size, JSON, and the fields routing needs.
 
 Only what the proxy itself relies on is checked (the body is a JSON object; ``messages`` or
-``prompt`` has the right shape; ``model`` and ``stream`` have the right types). Everything
+``prompt`` has the right shape; ``model``, ``stream``, ``max_tokens`` and
+``max_completion_tokens`` have the right types). Everything
 else is the upstream's to judge: its 4xx answers reach the client unchanged.
 """
 
@@ -15,7 +16,6 @@ import orjson
 from adaptive_router.errors import BadRequest, PayloadTooLarge
 from adaptive_router.proxy.asgi import Receive
 from adaptive_router.scoring.text import Prompt
-
 
 MAX_MESSAGES = 10_000  # far beyond any context window; bounds the work spent on one request
 
@@ -32,6 +32,7 @@ class CompletionRequest:
     model: str | None
     stream: bool
     prompt: Prompt
+    max_tokens: int | None = None  # the smaller of max_tokens / max_completion_tokens asked
 
 
 async def read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
@@ -88,7 +89,9 @@ def parse_chat(body: bytes) -> CompletionRequest:
                 f"messages[{i}].content must be a string, a list of parts or null",
                 param=f"messages[{i}].content",
             )
-    return CompletionRequest(payload, _model(payload), _stream(payload), messages)
+    return CompletionRequest(
+        payload, _model(payload), _stream(payload), messages, _max_tokens(payload)
+    )
 
 
 def parse_completion(body: bytes) -> CompletionRequest:
@@ -106,7 +109,7 @@ def parse_completion(body: bytes) -> CompletionRequest:
             "'prompt' must be a string, a list of strings or a list of token ids",
             param="prompt",
         )
-    return CompletionRequest(payload, _model(payload), _stream(payload), text)
+    return CompletionRequest(payload, _model(payload), _stream(payload), text, _max_tokens(payload))
 
 
 def _is_tokens(value: Any) -> bool:
@@ -122,6 +125,31 @@ def _model(payload: dict[str, Any]) -> str | None:
     if model is not None and not isinstance(model, str):
         raise BadRequest("'model' must be a string", param="model")
     return model
+
+
+MAX_SESSION_KEY = 256
+
+
+def session_key(headers: dict[str, str], header: str) -> str | None:
+    """The session named by request header ``header``, or None; a 400 if it is too long."""
+    key = headers.get(header, "").strip()
+    if len(key) > MAX_SESSION_KEY:
+        raise BadRequest(f"{header} is longer than {MAX_SESSION_KEY} characters", param=header)
+    return key or None
+
+
+def _max_tokens(payload: dict[str, Any]) -> int | None:
+    """The answer length asked for: ``max_completion_tokens`` (OpenAI's newer name) and
+    ``max_tokens``, the smaller when both are given; None when neither is."""
+    asked = None
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = payload.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise BadRequest(f"'{name}' must be a whole number >= 0", param=name)
+        asked = value if asked is None else min(asked, value)
+    return asked
 
 
 def _stream(payload: dict[str, Any]) -> bool:

@@ -67,11 +67,15 @@ class StatusBoard:
                 "ttft_ema_ms": latency[tier].ttft_ms,
                 "total_ema_ms": latency[tier].total_ms,
                 "engine": _engine_view(state.engines.get(tier)),
+                "context_tokens": state.tiers[tier].context_tokens if state.tiers else None,
             }
         config, gpu = state.config, state.gpu
         return {
             "uptime_s": time.time() - self.started,
             "routing": {
+                "threshold": state.threshold,  # in force: live when target_high_share is set
+                "target_high_share": config.target_high_share,
+                "sessions": state.sessions,
                 "complexity_threshold": config.complexity_threshold,
                 "latency_sla_ms": config.latency_sla_ms,
                 "vram_headroom_gb": config.vram_headroom_gb,

@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TypeVar, get_args
 
@@ -77,7 +77,7 @@ class UpstreamLoad:
     slots_total: int | None
     taken_at: float
     error: str | None = None
-    facts: EngineFacts = EngineFacts()
+    facts: EngineFacts = field(default_factory=EngineFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,9 @@ class TierLoad:
     upstreams: int
     newest_taken_at: float | None
     engines: tuple[EngineKind, ...] = ()  # the kinds detected, sorted ("unknown" left out)
-    facts: EngineFacts = EngineFacts()  # what every upstream of the tier can take
+    facts: EngineFacts = field(
+        default_factory=EngineFacts
+    )  # what every upstream of the tier can take
 
 
 def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:

@@ -3,8 +3,9 @@
 Pure functions, no I/O: :func:`detect_engine` tells llama.cpp, vLLM and SGLang apart by their
 metric prefixes, :func:`parse_metrics` turns the Prometheus text into an :class:`EngineLoad`,
 :func:`parse_llamacpp_slots` counts busy slots, and :func:`parse_props` and
-:func:`parse_models` read what an engine can take (:class:`EngineFacts`). A figure the page does not carry is ``None``,
-never 0, and bad input gives ``None`` / ``"unknown"`` rather than an exception.
+:func:`parse_models` read what an engine can take (:class:`EngineFacts`). A figure the page
+does not carry is ``None``, never 0, and bad input gives ``None`` / ``"unknown"`` rather than
+an exception.
 
 The names each engine uses (checked against the engines' own code and docs):
 
@@ -273,12 +274,12 @@ class EngineFacts:
 def parse_props(props: object) -> EngineFacts:
     """What llama-server's ``GET /props`` JSON says the engine can take; never raises.
 
-        >>> parse_props({"default_generation_settings": {"n_ctx": 4096},
-        ...              "modalities": {"vision": True},
-        ...              "chat_template_caps": {"supports_tools": False}})
-        EngineFacts(context_tokens=4096, vision=True, tools=False)
-        >>> parse_props("not found")
-        EngineFacts(context_tokens=None, vision=None, tools=None)
+    >>> parse_props({"default_generation_settings": {"n_ctx": 4096},
+    ...              "modalities": {"vision": True},
+    ...              "chat_template_caps": {"supports_tools": False}})
+    EngineFacts(context_tokens=4096, vision=True, tools=False)
+    >>> parse_props("not found")
+    EngineFacts(context_tokens=None, vision=None, tools=None)
     """
     if not isinstance(props, dict):
         return EngineFacts()

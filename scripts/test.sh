@@ -8,14 +8,20 @@ source scripts/_venv.sh
 ensure_venv ".[test]"
 
 # The status-page test drives Debian's chromium headless (Playwright cannot download a
-# browser here). Install it when missing and we may.
-if ! command -v chromium >/dev/null 2>&1; then
+# browser here); the deploy tests run Debian's prometheus/promtool and shellcheck. Install
+# what is missing when we may.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "== installing chromium (apt-get)"
-        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+        echo "== installing ${missing[*]} (apt-get)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "note: chromium is missing; the browser test will be skipped" >&2
-        echo "      (install it with: sudo apt-get install chromium)" >&2
+        echo "note: ${missing[*]} missing; the tests that need them will be skipped" >&2
+        echo "      (install with: sudo apt-get install ${missing[*]})" >&2
     fi
 fi
 

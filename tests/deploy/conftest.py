@@ -4,6 +4,7 @@ stack through the configuration :mod:`adaptive_router.stack.prometheus` writes."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def need(tool: str, install: str) -> str:
-    """The tool's path, or skip saying how to get it (scripts/test.sh installs them all)."""
+    """The tool's path, or skip saying how to get it; in CI, where scripts/test.sh installs
+    them all, fail instead."""
     beside = Path(sys.executable).with_name(tool)  # installed into the venv by the dev extra
     found = str(beside) if beside.exists() else shutil.which(tool)
     if not found:
-        pytest.skip(f"{tool} is not installed ({install})")
+        message = f"{tool} is not installed ({install})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return found
 
 

@@ -74,12 +74,18 @@ def main() -> None:
 @main.command()
 @click.argument("prompt")
 @click.option("--tier", help="Force a tier (low/high), as a model alias or header would.")
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=0),
+    help="The answer length the request would get (the context rule adds it to the prompt).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole decision as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the tier.")
 @routing_options
 def route(
     prompt: str,
     tier: str | None,
+    max_tokens: int | None,
     as_json: bool,
     quiet: bool,
     config_path: Path | None,
@@ -88,9 +94,11 @@ def route(
     """Show which tier PROMPT would go to, and why. PROMPT "-" reads standard input.
 
     \b
-    Example:
+    Examples:
       stratum route "Prove the Riemann hypothesis step by step"
+      stratum route --tier-low-context-tokens 1024 --max-tokens 512 - < long_prompt.txt
     """
+    from adaptive_router.errors import HTTPError
     from adaptive_router.router import AdaptiveRouter
 
     if prompt == "-":
@@ -99,9 +107,11 @@ def route(
     with AdaptiveRouter(config) as router:
         router.refresh()  # a one-shot command: read the GPU once before deciding
         try:
-            decision = router.explain(prompt, tier=tier)
+            decision = router.explain(prompt, tier=tier, max_tokens=max_tokens)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
+        except HTTPError as exc:  # no tier can take it: what the proxy would answer with a 400
+            raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     if as_json:
         click.echo(json.dumps(decision.to_dict(), indent=2))
         return
@@ -110,7 +120,7 @@ def route(
         return
     click.echo(f"  rule:   {decision.rule}: {decision.reason}")
     dims = "  ".join(f"{name} {value:.2f}" for name, value in decision.breakdown.items())
-    click.echo(f"  score:  {decision.score:.3f}  ({dims})")
+    click.echo(f"  score:  {decision.score:.3f} vs threshold {decision.threshold:.3f}  ({dims})")
     shown = {k: v for k, v in decision.signals.items() if v is not None}
     click.echo("  signals: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()))
 

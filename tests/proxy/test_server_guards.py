@@ -1,0 +1,162 @@
+"""The server over real sockets: idle and slow clients, oversized heads, SIGTERM under load.
+
+The upstreams are the package's fake engine (adaptive_router.bench.fake_engine): these tests
+are about the router's own connections, and a paced stream must be long enough to be cut
+by a signal on cue, which a real model cannot promise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from adaptive_router.bench.fake_engine import FakeEngine, free_port
+from adaptive_router.proxy import load_settings
+from adaptive_router.proxy.server import DrainGate, DrainingServer, make_server
+from tests.proxy.asgi import call
+
+CHAT = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+@contextlib.asynccontextmanager
+async def serving(upstream: str, **overrides: object) -> AsyncIterator[tuple[DrainingServer, str]]:
+    """The router in this event loop on a free port: (server, base URL)."""
+    flat = {"tier_low_url": upstream, "tier_high_url": upstream, "port": 0, **overrides}
+    flat["vram_poll_interval_ms"] = 0
+    server = make_server(load_settings(environ={}, overrides=flat), log_level="warning")
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def closed_by_server(reader: asyncio.StreamReader, within_s: float) -> bool:
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        async with asyncio.timeout(within_s):
+            while await reader.read(65536):
+                pass
+            return True
+    return False
+
+
+async def test_silent_clients_are_closed_and_real_ones_still_served(low: FakeEngine) -> None:
+    async with serving(low.url, header_timeout_s=1.0) as (_server, url):
+        port = int(url.rsplit(":", 1)[1])
+        silent = [await asyncio.open_connection("127.0.0.1", port) for _ in range(1000)]
+        trickle_reader, trickle = await asyncio.open_connection("127.0.0.1", port)
+        trickle.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")  # and no more
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/v1/chat/completions", json=CHAT) as answer,
+        ):
+            assert answer.status == 200
+            assert (await answer.read()).rstrip().endswith(b"data: [DONE]")
+        closed = await asyncio.gather(*(closed_by_server(r, 5.0) for r, _ in silent))
+        assert all(closed), f"{closed.count(False)} silent connections left open"
+        assert await closed_by_server(trickle_reader, 5.0)
+        for _, writer in [*silent, (trickle_reader, trickle)]:
+            writer.close()
+        async with (  # and the server still serves
+            aiohttp.ClientSession() as session,
+            session.get(url + "/health") as health,
+        ):
+            assert health.status == 200
+
+
+async def test_an_oversized_request_head_gets_a_431(low: FakeEngine) -> None:
+    async with serving(low.url, max_header_kb=4) as (_, url), aiohttp.ClientSession() as session:
+        big = {"x-padding": "a" * 5000}
+        async with session.post(url + "/v1/chat/completions", json=CHAT, headers=big) as r:
+            assert r.status == 431
+            error = (await r.json())["error"]
+            assert error["code"] == "headers_too_large"
+            assert "4,096 bytes" in error["message"]
+        many = {f"x-h{i}": "a" * 40 for i in range(200)}
+        async with session.get(url + "/health", headers=many) as r:
+            assert r.status == 431
+        async with session.post(url + "/v1/chat/completions", json=CHAT) as r:
+            assert r.status == 200
+            await r.read()
+    assert len(low.seen) == 1  # the refused ones never reached the upstream
+
+
+async def test_health_answers_503_while_draining(low: FakeEngine) -> None:
+    settings = load_settings(
+        environ={}, overrides={"tier_low_url": low.url, "tier_high_url": low.url}
+    )
+    from adaptive_router.proxy import create_app
+
+    gate = DrainGate(create_app(settings))
+    assert (await call(gate, "/health", method="GET")).status == 200
+    gate.draining = True
+    reply = await call(gate, "/health", method="GET")
+    assert reply.status == 503
+    assert reply.json() == {"status": "draining"}
+    assert (await call(gate, "/v1/models", method="GET")).status == 200  # the rest still served
+
+
+async def read_stream(session: aiohttp.ClientSession, url: str, started: asyncio.Event) -> bytes:
+    async with session.post(url, json=CHAT) as response:
+        assert response.status == 200
+        body = await response.content.readany()
+        started.set()
+        return body + await response.read()
+
+
+async def test_sigterm_drains_every_stream_in_flight_and_refuses_new_ones(
+    tmp_path: Path,
+) -> None:
+    engine = await FakeEngine(name="tok", chunks=40, delay_s=0.05, keep_requests=False).start()
+    port = free_port()
+    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
+               "--tier-high-url", engine.url, "--port", str(port), "--drain-timeout-s", "20",
+               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
+    with (tmp_path / "router.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, "the router exited at start"
+                assert time.monotonic() < deadline, "the router did not start"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url + "/health") as health:
+                        if health.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            started = [asyncio.Event() for _ in range(40)]
+            streams = [
+                asyncio.create_task(read_stream(session, url + "/v1/chat/completions", s))
+                for s in started
+            ]
+            await asyncio.gather(*(s.wait() for s in started))
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)  # uvicorn notices within 0.1 s and closes its socket
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", port)
+            bodies = await asyncio.gather(*streams)
+        for body in bodies:
+            assert body.rstrip().endswith(b"data: [DONE]")
+            assert body.count(b'"tok-') == 40  # every content event, none lost
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        await engine.stop()

@@ -19,7 +19,7 @@ from adaptive_router.proxy.config import Settings
 from adaptive_router.stack.config import StackConfig
 from adaptive_router.stack.engines import EnginePlan, plan_engines
 from adaptive_router.stack.process import Launch
-from adaptive_router.tiers import TIERS
+from adaptive_router.tiers import TIERS, Tier
 
 _WIDTH = 96  # wrap long commands (with " \") below this many characters
 
@@ -28,22 +28,37 @@ def dry_run(
     settings: Settings,
     stack: StackConfig,
     echo: Callable[[str], None] = print,
-    services: Sequence[Launch] = (),
+    services: Sequence[str] = (),
 ) -> None:
-    """Print what ``stratum up`` would run for this definition; start nothing."""
+    """Print what ``stratum up`` (with ``--with services``) would run; start nothing."""
     plan = plan_engines(settings, stack)
     notes = [f"not here: {line}" for line in plan.missing]
     launches = [engine.launch for engine in plan.engines]
-    echo(render([*launches, router_launch(settings, plan), *services], notes))
+    launches.append(router_launch(settings, plan))
+    if services:
+        from adaptive_router.stack.services import plan_services
+
+        urls: dict[str, list[str]] = {t: engine_urls(settings, plan, t) for t in TIERS}
+        planned = plan_services(
+            services, stack.services, settings.proxy, urls, stack.state_dir(), dry_run=True
+        )
+        launches += planned.launches
+        notes += planned.notes
+    echo(render(launches, notes))
+
+
+def engine_urls(settings: Settings, plan: EnginePlan, tier: Tier) -> list[str]:
+    """The base URLs ``tier`` is served at: its planned engines, else its configured URLs."""
+    return [e.base_url for e in plan.engines if e.tier == tier] or list(
+        settings.proxy.tier(tier).url
+    )
 
 
 def router_launch(settings: Settings, plan: EnginePlan) -> Launch:
     """The router as the ``stratum serve`` command that runs it against the planned engines."""
     argv = ["stratum", "serve", "--host", settings.proxy.host, "--port", str(settings.proxy.port)]
     for tier in TIERS:
-        urls = [e.base_url for e in plan.engines if e.tier == tier]
-        urls = urls or list(settings.proxy.tier(tier).url)
-        argv += [f"--{tier.replace('_', '-')}-url", ",".join(urls)]
+        argv += [f"--{tier.replace('_', '-')}-url", ",".join(engine_urls(settings, plan, tier))]
     health = f"http://{settings.proxy.host}:{settings.proxy.port}/health"
     return Launch("router (in-process in stratum up; other settings as given)", tuple(argv),
                   health_url=health)  # fmt: skip

@@ -282,7 +282,23 @@ def stack_options(func: F) -> F:
     help="Print every command (with its environment) and file the stack would run or write, "
     "as a shell script, and start nothing.",
 )
-def up_command(config_path: Path | None, log_level: str, dry_run: bool, **flags: Any) -> None:
+@click.option(
+    "--with",
+    "with_services",
+    metavar="SERVICES",
+    envvar="STRATUM_WITH",
+    show_envvar=True,
+    help="Also run these services around the router, comma-separated: litellm (LiteLLM proxy "
+    "on :4000), openwebui (OpenWebUI on :3000), prometheus (Prometheus on :9090). LiteLLM and "
+    "OpenWebUI are installed on first use into venvs of their own (OpenWebUI: about 7 GB).",
+)
+def up_command(
+    config_path: Path | None,
+    log_level: str,
+    dry_run: bool,
+    with_services: str | None,
+    **flags: Any,
+) -> None:
     """Run the whole dual-tier stack here: an engine per tier and the router.
 
     What serves each tier is the [stack] table of the settings file (the stack definition):
@@ -296,17 +312,24 @@ def up_command(config_path: Path | None, log_level: str, dry_run: bool, **flags:
       stratum up
       stratum up --engine-high-model ~/models/gemma-27b-q4.gguf --engine-high-args "-ngl 99"
       stratum up --config deploy/stacks/gemma4-16gb.toml --dry-run
+      stratum up --with litellm,openwebui,prometheus
     """
+    from adaptive_router.stack.services import parse_with
+
     settings, stack = _stack_settings(config_path, flags)
+    try:
+        services = parse_with(with_services)
+    except StratumError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         if dry_run:
             from adaptive_router.stack.plan import dry_run as print_plan
 
-            print_plan(settings, stack, echo=click.echo)
+            print_plan(settings, stack, echo=click.echo, services=services)
             return
         from adaptive_router.stack.up import up
 
-        up(settings, stack, echo=click.echo, log_level=log_level)
+        up(settings, stack, echo=click.echo, log_level=log_level, services=services)
     except StratumError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -345,7 +368,7 @@ def status_command(run_dir: Path | None) -> None:
     for part in report:
         mark = "ok  " if part.healthy else "DOWN"
         pid = f"pid {part.pid}" if part.pid else "external"
-        click.echo(f"{mark}  {part.name:<9}  {part.url:<28}  {pid:<10}  {part.detail}")
+        click.echo(f"{mark}  {part.name:<10}  {part.url:<28}  {pid:<10}  {part.detail}")
     if not all(part.healthy for part in report):
         raise SystemExit(1)
 
@@ -353,7 +376,7 @@ def status_command(run_dir: Path | None) -> None:
 @main.command("down")
 @_run_dir_option
 def down_command(run_dir: Path | None) -> None:
-    """Stop the running local stack (router and the engines it started)."""
+    """Stop the running local stack (router, and the engines and services it started)."""
     from adaptive_router.stack.control import down
 
     state = _on_stack(down, run_dir)

@@ -20,7 +20,6 @@ from typing import Literal
 
 from adaptive_router.errors import ConfigError
 from adaptive_router.settings.fields import setting, validate
-from adaptive_router.stack.services import ServicesConfig
 
 EngineKind = Literal["llama.cpp", "vllm", "sglang", "external"]
 
@@ -109,6 +108,31 @@ class EngineConfig:
         if not self.gpus:
             return None
         return self.gpus[replica if len(self.gpus) > 1 else 0]
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesConfig:
+    """Where the services of ``stratum up --with`` listen and how long they may take."""
+
+    litellm_port: int = setting(4000, "Port of LiteLLM's proxy (--with litellm).", 1, 65535)
+    openwebui_port: int = setting(3000, "Port of OpenWebUI (--with openwebui).", 1, 65535)
+    prometheus_port: int = setting(9090, "Port of Prometheus (--with prometheus).", 1, 65535)
+    task_model: str = setting(
+        "gemma4-lite", "Model OpenWebUI uses for chat titles, tags and follow-ups."
+    )
+    venv_dir: str = setting(
+        "", "Where LiteLLM's and OpenWebUI's venvs are installed. Empty = ~/.cache/stratum/venvs."
+    )
+    ready_timeout_s: float = setting(
+        300.0, "Seconds a service may take to answer its health check.", 1.0, 3600.0
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def port(self, name: str) -> int:
+        port: int = getattr(self, f"{name}_port")
+        return port
 
 
 @dataclass(frozen=True, slots=True)

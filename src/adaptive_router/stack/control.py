@@ -29,7 +29,10 @@ class PartHealth:
 
 
 def health_url(part: PartState) -> str:
-    """An engine's /health lives at its server root, the router's at its own root."""
+    """A service's health URL is recorded with it; an engine's /health lives at its server
+    root, the router's at its own root."""
+    if part.health:
+        return part.health
     root = server_root(part.url) if part.name != "router" else part.url
     return root + "/health"
 
@@ -69,8 +72,8 @@ def status(run_dir: Path) -> list[PartHealth]:
 
 
 def down(run_dir: Path, timeout_s: float = 30.0) -> StackState:
-    """Stop the stack recorded in ``run_dir``: SIGTERM its router, which stops the engines;
-    kill whatever is left after ``timeout_s``."""
+    """Stop the stack recorded in ``run_dir``: SIGTERM its router, which stops the engines
+    and services; kill whatever is left after ``timeout_s``."""
     state = _running_state(run_dir)
     with contextlib.suppress(ProcessLookupError):
         os.kill(state.pid, signal.SIGTERM)
@@ -80,8 +83,9 @@ def down(run_dir: Path, timeout_s: float = 30.0) -> StackState:
     if pid_alive(state.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(state.pid, signal.SIGKILL)
-    for part in state.parts:  # engines of a router that could not clean up
-        if part.pid is not None and part.name != "router" and pid_runs(part.pid, "llama-server"):
+    for part in state.parts:  # engines and services of a router that could not clean up
+        program = part.program or "llama-server"
+        if part.pid is not None and part.name != "router" and pid_runs(part.pid, program):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(part.pid, signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -20,12 +21,14 @@ from adaptive_router.errors import StackError
 
 @dataclass
 class PartState:
-    """One process of the stack (the router, or a tier's engine)."""
+    """One process of the stack (the router, an engine, or a service such as LiteLLM)."""
 
     name: str
     url: str
     pid: int | None = None  # None: not started by the stack (an external server)
     log: str | None = None
+    health: str = ""  # its health URL; "" = /health at the server root
+    program: str = ""  # a word of its command line ("" = llama-server), for `stratum down`
 
 
 @dataclass
@@ -115,3 +118,18 @@ def pid_runs(pid: int, needle: str) -> bool:
     except OSError:
         return False
     return needle.encode() in cmdline
+
+
+def kept_secret(path: Path, prefix: str = "", create: bool = True) -> str | None:
+    """The secret kept in ``path``, generated (mode 600) on first use; None when it does not
+    exist yet and ``create`` is false (``stratum up --dry-run`` writes nothing)."""
+    if path.is_file():
+        return path.read_text().strip()
+    if not create:
+        return None
+    secret = prefix + secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    return secret

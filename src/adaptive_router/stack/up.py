@@ -1,9 +1,10 @@
 """``stratum up``: two real llama.cpp servers and the router, in one command.
 
 Order of work: take the run directory's lock; check every port; find the engine and the
-model; start the engines and wait for their /health; start the router; print how to call it.
+model; install the services named with ``--with`` if they are missing; start the services
+and the engines and wait for their health; start the router; print how to call it.
 Ctrl-C or SIGTERM stops everything it started, and so does any failure on the way up.
-While it runs, an engine that exits is restarted (the router fails over meanwhile).
+While it runs, an engine or service that exits is restarted (the router fails over meanwhile).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from adaptive_router.stack.engines import HOST, plan_engines
 from adaptive_router.stack.fit_check import check_stack_fits
 from adaptive_router.stack.llama import LlamaServerSpec
 from adaptive_router.stack.process import Child
+from adaptive_router.stack.services import Service, banner_lines, plan_services, services_of
+from adaptive_router.stack.services import check_ports as check_service_ports
+from adaptive_router.stack.services import install as install_services
+from adaptive_router.stack.services import start as start_services
+from adaptive_router.stack.services import wait_ready as wait_services
 from adaptive_router.stack.state import PartState, RunDir, StackState
 from adaptive_router.tiers import TIERS, Tier
 
@@ -48,34 +54,54 @@ class Engine:
 
 
 def up(
-    settings: Settings, stack: StackConfig, echo: Echo = print, log_level: str = "warning"
+    settings: Settings,
+    stack: StackConfig,
+    echo: Echo = print,
+    log_level: str = "warning",
+    services: Sequence[str] = (),
 ) -> None:
-    """Run the local stack until interrupted. Raises StratumError subclasses on failure."""
+    """Run the local stack, with the named ``services`` around the router (see
+    :mod:`adaptive_router.stack.services`), until interrupted. Raises StratumError
+    subclasses on failure."""
     began = time.monotonic()
     run_dir = RunDir(stack.state_dir())
     run_dir.acquire()
     engines: list[Engine] = []
+    extras: list[Service] = []
     try:
         with sigterm_as_interrupt():
             engines = _plan_engines(settings, stack, run_dir)
             _check_ports(settings, engines)
+            urls = _point_tiers_at(settings, engines).proxy
+            engine_urls: dict[str, Sequence[str]] = {t: urls.tier(t).url for t in TIERS}
+            plan = plan_services(services, stack.services, urls, engine_urls, run_dir.path)
+            check_service_ports(plan, [settings.proxy.port, *(e.port for e in engines)])
             check_stack_fits([(e.tier, e.llama) for e in engines if e.llama], stack.strict, echo)
+            install_services(services, stack.services, echo)
+            extras = services_of(plan, run_dir.log)
+            start_services(extras, echo)  # they boot while the engines load
             _start_engines(engines, stack, echo)
             settings = _point_tiers_at(settings, engines)
+            wait_services(extras, stack.services.ready_timeout_s, echo)
             state = _state(settings, engines, run_dir)
+            state.parts += [service.part() for service in extras]
             run_dir.write(state)
-            echo(_ready_banner(settings, run_dir.path, time.monotonic() - began))
+            banner = _ready_banner(settings, run_dir.path, time.monotonic() - began)
+            echo("\n".join([banner, *banner_lines(extras, plan.notes)]))
             # uvicorn re-raises the signal it caught; the handler above turns that into
             # KeyboardInterrupt, which unwinds here and stops the engines.
-            asyncio.run(_serve(settings, engines, stack, run_dir, state, echo, log_level))
+            parts: list[Engine | Service] = [*engines, *extras]
+            asyncio.run(_serve(settings, parts, stack, run_dir, state, echo, log_level))
     except KeyboardInterrupt:
         echo("interrupted")
     finally:
-        for engine in engines:
-            engine.server.stop()
+        children: list[Engine | Service] = [*engines, *extras]
+        for child in reversed(children):  # the services first
+            child.server.stop()
         run_dir.release()
-        if any(engine.server.pid for engine in engines):
-            echo("stopped: " + ", ".join(f"{e.tier} engine" for e in engines) + " and router")
+        started = [_label(c) for c in children if c.server.pid]
+        if started:
+            echo("stopped: " + ", ".join(started) + " and router")
 
 
 def _plan_engines(settings: Settings, stack: StackConfig, run_dir: RunDir) -> list[Engine]:
@@ -142,7 +168,7 @@ def _state(settings: Settings, engines: list[Engine], run_dir: RunDir) -> StackS
 
 async def _serve(
     settings: Settings,
-    engines: list[Engine],
+    engines: list[Engine | Service],
     stack: StackConfig,
     run_dir: RunDir,
     state: StackState,
@@ -160,8 +186,14 @@ async def _serve(
             supervisor.cancel()
 
 
-async def _supervise(engines: list[Engine], run_dir: RunDir, state: StackState, echo: Echo) -> None:
-    """Restart an engine that exits (at most _MAX_RESTARTS in 10 minutes)."""
+def _label(child: Engine | Service) -> str:
+    return f"{child.name} engine" if isinstance(child, Engine) else child.name
+
+
+async def _supervise(
+    engines: Sequence[Engine | Service], run_dir: RunDir, state: StackState, echo: Echo
+) -> None:
+    """Restart an engine or service that exits (at most _MAX_RESTARTS in 10 minutes)."""
     while True:
         await asyncio.sleep(1.0)
         for engine in engines:
@@ -173,7 +205,7 @@ async def _supervise(engines: list[Engine], run_dir: RunDir, state: StackState, 
             if len(engine.restarts) >= _MAX_RESTARTS:
                 continue  # reported once when the limit was reached
             engine.restarts.append(now)
-            echo(f"{engine.tier} engine exited with code {code}; restarting "
+            echo(f"{_label(engine)} exited with code {code}; restarting "
                  f"(log: {engine.server.log_path})")  # fmt: skip
             try:  # a full disk (logs, state file) must not end supervision
                 engine.server.start()
@@ -182,10 +214,10 @@ async def _supervise(engines: list[Engine], run_dir: RunDir, state: StackState, 
                         part.pid = engine.server.pid
                 run_dir.write(state)
             except (OSError, StratumError) as exc:
-                echo(f"{engine.tier} engine: restart failed: {exc}; will try again")
+                echo(f"{_label(engine)}: restart failed: {exc}; will try again")
                 continue
             if len(engine.restarts) >= _MAX_RESTARTS:
-                echo(f"{engine.tier} engine restarted {_MAX_RESTARTS} times in 10 minutes; "
+                echo(f"{_label(engine)} restarted {_MAX_RESTARTS} times in 10 minutes; "
                      "it will be left down if it exits again")  # fmt: skip
 
 

@@ -20,8 +20,9 @@ It answers ``POST /v1/chat/completions`` and ``/v1/completions``, ``GET /v1/mode
 - ``"die_midstream"``: sends two content events, then drops the connection.
 
 Any ``status`` other than 200 is answered with the error body too, and ``script`` replaces
-the generated stream by exact ``(delay s, bytes)`` pieces, for SSE parsers' edge cases. The
-engine records each request in ``seen`` and counts streams ``completed`` or ``abandoned``.
+the generated stream by exact ``(delay s, bytes)`` pieces, for SSE parsers' edge cases
+(``None`` for bytes drops the connection there). The engine records each request in
+``seen`` and counts streams ``completed`` or ``abandoned``.
 
     >>> engine = await FakeEngine(name="low", chunks=3).start()  # doctest: +SKIP
     >>> engine.url  # doctest: +SKIP
@@ -128,7 +129,7 @@ class FakeEngine(LoopbackServer):
     behaviour: Behaviour = "ok"
     status: int = 200
     error: str = "upstream broke"
-    script: Sequence[tuple[float, bytes]] | None = None
+    script: Sequence[tuple[float, bytes | None]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/event-stream"
     max_model_len: int | None = None  # listed in /v1/models as vLLM and SGLang do

@@ -2,8 +2,10 @@
 
 Upstream bytes go to the client untouched, as they arrive. A stream is read only until its
 first generated token (the TTFT moment, see :mod:`adaptive_router.proxy.sse`); after that the
-hot loop does nothing per chunk but send it on. A stream that breaks or stalls after the
-first byte ends with an SSE error event (the OpenAI SDKs raise it), never a hang.
+hot loop does nothing per chunk but send it on. An SSE event that an upstream splits across
+reads is held back until its end has arrived, so the client only ever gets whole events: a
+stream that breaks or stalls after the first byte then ends with an SSE error event of its
+own (the OpenAI SDKs raise it), never with half an event, and never hangs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from adaptive_router.proxy.asgi import Exchange
-from adaptive_router.proxy.sse import FirstContentDetector, error_event
+from adaptive_router.proxy.sse import FirstContentDetector, error_event, split_events
 from adaptive_router.proxy.transport import Opened, UpstreamFailure
 
 
@@ -70,9 +72,10 @@ async def relay_stream(
         (b"x-accel-buffering", b"no"),
     ]
     detector = FirstContentDetector()
-    chunk = last = opened.first
+    chunk, pending = opened.first, b""  # pending: an event whose end has not arrived yet
     ttft_ms: float | None = None
     error: str | None = None
+    ended = False  # read to the end
     loop = asyncio.get_running_loop()
     try:
         await ex.start(200, headers)
@@ -85,23 +88,28 @@ async def relay_stream(
             while chunk:  # the hot loop: one pass per upstream chunk, kept lean
                 if ttft_ms is None and detector.feed(chunk):
                     ttft_ms = first_token()
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                last = chunk
+                body = chunk
+                if pending or not chunk.endswith(b"\n\n"):
+                    body, pending = split_events(pending + chunk)
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
                 if deadline - loop.time() < idle_s:
                     deadline = loop.time() + 2 * idle_s
                     idle.reschedule(deadline)
                 chunk = await read()
+            ended = True
     except TimeoutError:
         error = f"stream stalled: no chunk for {idle_s:g} s"
     except (aiohttp.ClientError, OSError) as exc:
         error = f"stream broke: {type(exc).__name__}: {exc}"
     finally:
-        if chunk == b"" and error is None:
+        if ended and error is None:
             response.release()  # read to the end: the connection goes back to the pool
         else:
             response.close()  # broken, stalled or abandoned: drop the connection
-    if error is not None:
-        separator = b"" if last.endswith(b"\n\n") else b"\n\n"
-        await ex.body(separator + error_event(f"{label} upstream failed mid-answer: {error}"))
+    if error is not None:  # what came of an unfinished event is dropped
+        await ex.body(error_event(f"{label} upstream failed mid-answer: {error}"))
+    elif pending:  # the upstream ended in the middle of an event: pass it on as it is
+        await ex.body(pending)
     await ex.body(b"", more=False)
     return Relayed(ttft_ms, error)

@@ -81,6 +81,22 @@ def choices_have_content(choices: Any) -> bool:
     return False
 
 
+def split_events(data: bytes) -> tuple[bytes, bytes]:
+    r"""(the complete events at the start of ``data``, the incomplete rest).
+
+    An event ends with a blank line (``\n\n`` or ``\r\n\r\n``). A rest that grows past
+    1 MB without one is no SSE stream worth waiting on: it is handed back as complete.
+
+    >>> split_events(b"data: 1\n\ndata: 2")
+    (b'data: 1\n\n', b'data: 2')
+    """
+    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+    end = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+    if len(data) - end > _MAX_PENDING:
+        end = len(data)
+    return data[:end], data[end:]
+
+
 def error_event(message: str, *, code: int = 502, type_: str = "upstream_error") -> bytes:
     """An SSE event the OpenAI SDKs raise as an APIError, ending a broken stream."""
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}

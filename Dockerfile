@@ -13,13 +13,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     STRATUM_HOST=0.0.0.0 \
     STRATUM_PORT=9000
-COPY --from=build /dist /tmp/dist
+COPY --from=build /dist /dist
 # [gpu] adds nvidia-ml-py: Stratum reads free VRAM and utilisation through NVML. The wheel is
 # the one just built, and the project's own dependency ranges apply (DL3013 wants ==pins).
 # hadolint ignore=DL3013
-RUN wheel="$(ls /tmp/dist/*.whl)" \
+RUN wheel="$(ls /dist/*.whl)" \
     && pip install --no-cache-dir --disable-pip-version-check "${wheel}[gpu]" \
-    && rm -rf /tmp/dist \
+    && rm -rf /dist \
     && useradd --system --uid 10001 --home-dir /home/stratum --create-home stratum
 USER 10001
 WORKDIR /home/stratum

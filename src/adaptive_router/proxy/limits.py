@@ -9,8 +9,9 @@ same number, :func:`max_tokens_for`, for the tier that actually answers (failove
 it).
 
 ``max_completion_tokens`` is OpenAI's newer name for ``max_tokens``: a client's limit is
-the smaller of the two it sent, the cap applies to each name it used, and a default is sent
-as ``max_tokens``, the name llama.cpp, vLLM and SGLang all read.
+``max_completion_tokens`` when it sent that name (llama-server and vLLM let it win over
+``max_tokens``), the cap applies to each name it used, and a default is sent as
+``max_tokens``, the name llama.cpp, vLLM and SGLang all read.
 
     >>> from adaptive_router.proxy.config import TierConfig
     >>> tier = TierConfig(max_tokens=512, max_tokens_cap=1024)

@@ -32,7 +32,7 @@ class CompletionRequest:
     model: str | None
     stream: bool
     prompt: Prompt
-    max_tokens: int | None = None  # the smaller of max_tokens / max_completion_tokens asked
+    max_tokens: int | None = None  # asked for: max_completion_tokens, else max_tokens
 
 
 async def read_body(receive: Receive, limit: int, content_length: str | None) -> bytes:
@@ -139,8 +139,9 @@ def session_key(headers: dict[str, str], header: str) -> str | None:
 
 
 def _max_tokens(payload: dict[str, Any]) -> int | None:
-    """The answer length asked for: ``max_completion_tokens`` (OpenAI's newer name) and
-    ``max_tokens``, the smaller when both are given; None when neither is."""
+    """The answer length asked for: ``max_completion_tokens`` (OpenAI's newer name) when
+    given, else ``max_tokens``, as the engines read them (llama-server and vLLM let the newer
+    name win when both are sent); None when neither is."""
     asked = None
     for name in ("max_tokens", "max_completion_tokens"):
         value = payload.get(name)
@@ -148,7 +149,7 @@ def _max_tokens(payload: dict[str, Any]) -> int | None:
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise BadRequest(f"'{name}' must be a whole number >= 0", param=name)
-        asked = value if asked is None else min(asked, value)
+        asked = value
     return asked
 
 

@@ -229,7 +229,17 @@ def serve_options(func: F) -> F:
 
 @click.command("serve")
 @serve_options
-def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    envvar="STRATUM_WORKERS",
+    show_envvar=True,
+    show_default=True,
+    help="Router processes sharing the port (SO_REUSEPORT). Each keeps its own breakers, "
+    "SLA estimate, sessions and metrics; see docs/RELIABILITY.md for how many to run.",
+)
+def serve_command(config_path: Path | None, log_level: str, workers: int, **flags: Any) -> None:
     """Run the OpenAI-compatible router in front of two tiers.
 
     \b
@@ -242,7 +252,7 @@ def serve_command(config_path: Path | None, log_level: str, **flags: Any) -> Non
 
     try:
         settings = load_settings(config_path, overrides=flags)
-        serve(settings, log_level=log_level)
+        serve(settings, log_level=log_level, workers=workers)
     except StratumError as exc:
         raise click.UsageError(str(exc)) from exc
 

@@ -24,10 +24,12 @@ from adaptive_router.settings.fields import shown
 from adaptive_router.tiers import TIERS
 
 
-def describe(settings: Settings) -> str:
+def describe(settings: Settings, workers: int = 1) -> str:
     """The start-up banner: where Stratum listens and what it routes to."""
     proxy = settings.proxy
     lines = [f"Stratum listening on http://{proxy.host}:{proxy.port}/v1"]
+    if workers > 1:
+        lines.append(f"  workers: {workers} processes on this port, each with its own state")
     for tier in TIERS:
         config = proxy.tier(tier)
         model = config.model or "first model the server lists"
@@ -137,10 +139,19 @@ def make_server(settings: Settings, *, log_level: str = "info") -> DrainingServe
     return DrainingServer(config, gate)
 
 
-def serve(settings: Settings, *, log_level: str = "info") -> None:
-    """Run the proxy until interrupted (Ctrl-C or SIGTERM stop it cleanly)."""
+def serve(settings: Settings, *, log_level: str = "info", workers: int = 1) -> None:
+    """Run the proxy until interrupted (Ctrl-C or SIGTERM stop it cleanly); with
+    ``workers`` > 1 as that many processes on one port (:mod:`adaptive_router.proxy.workers`).
+    """
     settings.proxy.require_upstreams()
     check_port_free(settings.proxy.host, settings.proxy.port)
+    if workers > 1:
+        from adaptive_router.proxy.workers import Supervisor
+
+        supervisor = Supervisor(settings, workers, log_level)
+        print(describe(settings, workers), flush=True)
+        supervisor.run()
+        return
     server = make_server(settings, log_level=log_level)
     print(describe(settings), flush=True)
     with contextlib.suppress(KeyboardInterrupt), sigterm_as_interrupt():

@@ -1,0 +1,109 @@
+"""``stratum serve --workers N``: N router processes on one port, started and stopped as a user
+would. The upstream is the package's fake engine (adaptive_router.bench.fake_engine): this
+is about the router's processes, not about a model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from adaptive_router.bench.fake_engine import FakeEngine, free_port
+
+BODY = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes under ``pid`` (not multiprocessing's resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(p) for p in task.read_text().split()]
+    return [p for p in found if b"resource_tracker" not in _cmdline(p)]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def connections_to(pid: int, port: int) -> int:
+    """How many TCP connections process ``pid`` holds to 127.0.0.1:``port``."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == f"0100007F:{port:04X}" and fields[9] in inodes:
+            count += 1
+    return count
+
+
+async def wait_healthy(
+    session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "the router exited at start"
+        assert time.monotonic() < deadline, "the router did not start"
+        try:
+            async with session.get(url + "/health") as health:
+                if health.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+
+
+async def test_workers_share_the_port_are_replaced_when_they_die_and_stop_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    engine = await FakeEngine(name="tok", chunks=4, keep_requests=False).start()
+    engine_port = int(engine.url.split(":")[2].split("/")[0])
+    port = free_port()
+    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
+               "--tier-high-url", engine.url, "--port", str(port), "--workers", "2",
+               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
+    log = tmp_path / "router.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        connector = aiohttp.TCPConnector(force_close=True)  # a new connection per request
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await wait_healthy(session, url, process)
+            workers = children(process.pid)
+            assert len(workers) == 2, workers
+            for _ in range(40):
+                async with session.post(url + "/v1/chat/completions", json=BODY) as answer:
+                    assert answer.status == 200
+                    assert (await answer.read()).rstrip().endswith(b"data: [DONE]")
+            # each worker answered some: each holds its own pooled connections upstream
+            assert all(connections_to(pid, engine_port) > 0 for pid in workers)
+            os.kill(workers[0], signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while workers[0] in children(process.pid) or len(children(process.pid)) < 2:
+                assert time.monotonic() < deadline, "the dead worker was not replaced"
+                await asyncio.sleep(0.2)
+            await wait_healthy(session, url, process)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert not any(Path(f"/proc/{pid}").exists() for pid in workers[1:])
+        banner = log.read_text()
+        assert "workers: 2 processes" in banner
+        assert "starting another" in banner
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        await engine.stop()

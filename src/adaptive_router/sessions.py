@@ -55,25 +55,25 @@ class SessionStore:
             return entry[0]
 
     def pin(self, key: str, tier: Tier) -> None:
-        """Pin ``key`` to ``tier``, evicting expired and then least recently used sessions."""
+        """Pin ``key`` to ``tier``, evicting the least recently used beyond ``max_size`` and
+        the oldest if it has expired."""
         if self.max_size <= 0:
             return
         now = self._clock()
         with self._lock:
-            self._pins[key] = (tier, now)
-            self._pins.move_to_end(key)
-            self._evict(now)
+            pins = self._pins
+            pins[key] = (tier, now)
+            pins.move_to_end(key)
+            while len(pins) > self.max_size:
+                pins.popitem(last=False)
+            while pins:  # expired ones leave, oldest first
+                oldest, (_, used) = next(iter(pins.items()))
+                if now - used <= self.ttl_s:
+                    break
+                del pins[oldest]
 
     def __len__(self) -> int:
         return len(self._pins)
-
-    def _evict(self, now: float) -> None:
-        pins = self._pins
-        while pins:  # the oldest first: stop at the first one still alive
-            oldest_key, (_, used) = next(iter(pins.items()))
-            if now - used <= self.ttl_s and len(pins) <= self.max_size:
-                return
-            del pins[oldest_key]
 
 
 def conversation_key(prompt: Prompt) -> str | None:

@@ -40,6 +40,9 @@ class LiveThreshold:
             raise ValueError(f"window must be >= 1, got {window!r}")
         self.target = target
         self.fallback = fallback
+        self._window = window
+        self._enough = min(MIN_SAMPLES, window)
+        self._below = 1.0 - target  # the share of scores under the threshold
         self._recent: deque[float] = deque(maxlen=window)
         self._sorted: list[float] = []
         self._value = fallback
@@ -60,15 +63,15 @@ class LiveThreshold:
 
     def observe(self, score: float) -> None:
         """Add one score the complexity rule decided, and move the threshold."""
-        if not self.live:
+        if self.target <= 0.0:
             return
         with self._lock:
             recent, ordered = self._recent, self._sorted
-            if len(recent) == recent.maxlen:
+            if len(recent) == self._window:  # the oldest score leaves the window
                 del ordered[bisect.bisect_left(ordered, recent[0])]
             recent.append(score)
             bisect.insort(ordered, score)
             n = len(ordered)
-            if n >= min(MIN_SAMPLES, recent.maxlen or MIN_SAMPLES):
-                index = min(n - 1, max(0, round(n * (1.0 - self.target))))
-                self._value = ordered[index]
+            if n >= self._enough:
+                index = int(n * self._below + 0.5)
+                self._value = ordered[index if index < n else n - 1]

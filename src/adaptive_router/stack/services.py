@@ -221,8 +221,9 @@ def check_ports(plan: ServicePlan, taken: Sequence[int]) -> None:
             raise StackError(f"{name}: port {port} is taken by another part of the stack")
         try:
             check_port_free(HOST, port)
-        except Exception as exc:
-            raise StackError(f"{name}: {exc}") from None
+        except ConfigError as exc:  # it names the router's flag; this one has its own
+            message = str(exc).replace("--port", f"--services-{name}-port")
+            raise StackError(f"{name}: {message}") from None
 
 
 def banner_lines(services: Sequence[Service], notes: Sequence[str]) -> list[str]:

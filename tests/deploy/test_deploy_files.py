@@ -129,6 +129,7 @@ def test_a_missing_prometheus_says_how_to_install_it(monkeypatch: pytest.MonkeyP
         ("http://127.0.0.1:8081/v1", "127.0.0.1:8081"),
         ("http://[::1]:9000", "[::1]:9000"),
         ("engine.internal:8000", "engine.internal:8000"),
+        ("http://stratum/v1", "stratum:80"),
     ],
 )
 def test_scrape_targets_come_from_the_stacks_urls(url: str, target: str, tmp_path: Path) -> None:
@@ -136,9 +137,21 @@ def test_scrape_targets_come_from_the_stacks_urls(url: str, target: str, tmp_pat
     assert config["scrape_configs"][0]["static_configs"] == [{"targets": [target]}]
 
 
-def test_a_url_without_a_port_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StackError, match="a URL with a host and a port"):
-        write_config(tmp_path, "http://stratum/v1", {})
+def test_an_https_engine_is_scraped_over_https() -> None:
+    """An external tier behind TLS: Prometheus takes the scheme from the group's __scheme__
+    label (checked by hand against Prometheus' /api/v1/targets: https://gpu-box:443/metrics)."""
+    urls = {"tier_high": ["http://127.0.0.1:8082/v1", "https://gpu-box/v1"]}
+    config = yaml.safe_load(prometheus.config_text("http://127.0.0.1:9000", urls))
+    assert config["scrape_configs"][1]["static_configs"] == [
+        {"targets": ["127.0.0.1:8082"], "labels": {"tier": "tier_high"}},
+        {"targets": ["gpu-box:443"], "labels": {"tier": "tier_high", "__scheme__": "https"}},
+    ]
+
+
+@pytest.mark.parametrize("url", ["http://:9000/v1", "ftp://host:21", "http://host:port/v1"])
+def test_a_url_prometheus_cannot_scrape_is_refused(url: str) -> None:
+    with pytest.raises(StackError, match="an http\\(s\\) URL with a host is needed"):
+        prometheus.config_text(url, {})
 
 
 def test_the_command_serves_on_the_port_with_the_data_dir() -> None:

@@ -6,8 +6,10 @@ stack (deploy/compose.yaml) mounts the same file. Scrape jobs are ``stratum`` (t
 and ``engine`` (each engine, labelled with its ``tier``): the rules and the Grafana dashboards
 under deploy/grafana/ select on them.
 
-    >>> config = write_config(run_dir, "http://127.0.0.1:9000",
-    ...                       {"tier_low": ["http://127.0.0.1:8081/v1"]})  # doctest: +SKIP
+    >>> engines = {"tier_low": ["http://127.0.0.1:8081/v1"],
+    ...            "tier_high": ["http://127.0.0.1:8082/v1"]}
+    >>> text = config_text("http://127.0.0.1:9000", engines)  # the YAML, for --dry-run
+    >>> config = write_config(run_dir, "http://127.0.0.1:9000", engines)  # doctest: +SKIP
     >>> binary = prometheus_binary()  # doctest: +SKIP
     >>> prometheus_command(binary, config, run_dir / "prometheus", 9090)  # doctest: +SKIP
 """
@@ -62,27 +64,45 @@ def scrape_config(
     engines: Mapping[str, Sequence[str]],
     rules: str,
     interval_s: float = 5.0,
-    scheme: str = "http",
 ) -> dict[str, Any]:
     """Prometheus' configuration as data: the router as job ``stratum``, engines as job
-    ``engine`` labelled by tier. Targets are ``host:port``; ``rules`` is the rule file's path
-    as Prometheus will see it."""
+    ``engine`` labelled by tier, each scraped at ``/metrics`` on its host. Addresses are URLs
+    (``https://gpu-box/v1``) or ``host:port`` (plain HTTP); ``rules`` is the rule file's path as
+    Prometheus will see it."""
     interval = f"{interval_s:g}s"
-    engine_groups = [
-        {"targets": list(targets), "labels": {"tier": tier}}
-        for tier, targets in engines.items()
-        if targets
-    ]
+    scheme, target = _split(router)
     jobs: list[dict[str, Any]] = [
-        {"job_name": "stratum", "scheme": scheme, "static_configs": [{"targets": [router]}]}
+        {"job_name": "stratum", "scheme": scheme, "static_configs": [{"targets": [target]}]}
     ]
-    if engine_groups:
-        jobs.append({"job_name": "engine", "scheme": scheme, "static_configs": engine_groups})
+    groups = [group for tier, urls in engines.items() for group in _engine_groups(tier, urls)]
+    if groups:
+        jobs.append({"job_name": "engine", "scheme": "http", "static_configs": groups})
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [rules],
         "scrape_configs": jobs,
     }
+
+
+def _engine_groups(tier: str, urls: Sequence[str]) -> list[dict[str, Any]]:
+    """One target group per scheme: an HTTPS engine carries ``__scheme__`` in its labels."""
+    by_scheme: dict[str, list[str]] = {}
+    for url in urls:
+        scheme, target = _split(url)
+        by_scheme.setdefault(scheme, []).append(target)
+    return [
+        {"targets": targets, "labels": {"tier": tier} | ({"__scheme__": s} if s != "http" else {})}
+        for s, targets in by_scheme.items()
+    ]
+
+
+def config_text(
+    router_url: str, engine_urls: Mapping[str, Sequence[str]], interval_s: float = 5.0
+) -> str:
+    """``prometheus.yml`` for the router and engines at these URLs (tier -> base URLs, as the
+    stack knows them: ``http://127.0.0.1:8081/v1``), loading :data:`RULES_FILE`."""
+    config = scrape_config(router_url, engine_urls, str(RULES_FILE), interval_s)
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 def write_config(
@@ -91,26 +111,31 @@ def write_config(
     engine_urls: Mapping[str, Sequence[str]],
     interval_s: float = 5.0,
 ) -> Path:
-    """Write ``prometheus.yml`` into ``run_dir`` and return its path. URLs are the ones the
-    stack knows (``http://127.0.0.1:8081/v1``); each is scraped at ``/metrics`` on its host."""
-    config = scrape_config(
-        _target(router_url),
-        {tier: [_target(url) for url in urls] for tier, urls in engine_urls.items()},
-        str(RULES_FILE),
-        interval_s,
-    )
+    """Write :func:`config_text` to ``run_dir/prometheus.yml`` and return its path."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(config_text(router_url, engine_urls, interval_s))
     return path
 
 
-def _target(url: str) -> str:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _split(url: str) -> tuple[str, str]:
+    """``(scheme, "host:port")`` of a URL or a bare ``host:port``."""
     parts = urlsplit(url if "//" in url else f"http://{url}")
-    if not parts.hostname or parts.port is None:
-        raise StackError(f"cannot scrape {url!r}: a URL with a host and a port is needed")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except (KeyError, ValueError):
+        port = None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or port is None:
+        raise StackError(f"cannot scrape {url!r}: an http(s) URL with a host is needed")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{host}:{parts.port}"
+    return parts.scheme, f"{host}:{port}"
+
+
+def _target(url: str) -> str:
+    return _split(url)[1]
 
 
 def prometheus_command(

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from adaptive_router.errors import StackError
-from adaptive_router.stack import prometheus
+from adaptive_router.proxy.config import ProxyConfig
+from adaptive_router.stack import litellm, prometheus
 from adaptive_router.stack.prometheus import RULES_FILE, scrape_config, write_config
 from tests.deploy.conftest import REPO, need
 
@@ -165,3 +166,14 @@ def test_the_command_serves_on_the_port_with_the_data_dir() -> None:
         "--storage.tsdb.retention.time=7d",
         "--web.listen-address=127.0.0.1:9090",
     ]
+
+
+def test_composes_litellm_models_are_the_ones_stratum_up_generates() -> None:
+    """deploy/litellm/config.yaml is static; each model in it must be what the local stack's
+    generated LiteLLM config has for the same alias (stack/litellm.py)."""
+    static = yaml.safe_load((DEPLOY / "litellm" / "config.yaml").read_text())["model_list"]
+    aliases = ProxyConfig().alias_targets()
+    text = litellm.config_text("http://stratum:9000", aliases, "os.environ/STRATUM_API_KEY")
+    generated = {m["model_name"]: m for m in yaml.safe_load(text)["model_list"]}
+    assert [m["model_name"] for m in static] == ["gemma4-fast", "gemma4-smart", "gemma4-lite"]
+    assert all(model == generated[model["model_name"]] for model in static)

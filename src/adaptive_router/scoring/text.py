@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeGuard
 
 Prompt: TypeAlias = str | Sequence[Mapping[str, Any]]
 
@@ -45,11 +45,11 @@ def prompt_text(prompt: Prompt) -> str:
     """
     if isinstance(prompt, str):
         return prompt
-    if not isinstance(prompt, Sequence):
+    if not _is_sequence(prompt):
         raise TypeError(
             f"prompt must be a string or a list of messages, not {type(prompt).__name__}"
         )
-    messages = [m for m in prompt if isinstance(m, Mapping)]
+    messages = [m for m in prompt if _is_mapping(m)]
     for role in ("user", None):
         for message in reversed(messages):
             if role is not None and message.get("role") != role:
@@ -64,13 +64,13 @@ def content_text(content: object) -> str:
     """The text of one message's ``content``: a string, or the text parts of a list."""
     if isinstance(content, str):
         return content
-    if not isinstance(content, Sequence):
+    if not _is_sequence(content):
         return ""
     texts = []
     for part in content:
         if isinstance(part, str):
             texts.append(part)
-        elif isinstance(part, Mapping) and part.get("type", "text") in _TEXT_PART_TYPES:
+        elif _is_mapping(part) and part.get("type", "text") in _TEXT_PART_TYPES:
             text = part.get("text")
             if isinstance(text, str):
                 texts.append(text)
@@ -89,22 +89,29 @@ def prompt_size(prompt: Prompt) -> PromptSize:
         return PromptSize(len(prompt), 0, 1)
     chars = images = messages = 0
     for message in prompt:
-        if not isinstance(message, Mapping):
+        if not _is_mapping(message):
             continue
         messages += 1
         content = message.get("content")
         if isinstance(content, str):
             chars += len(content)
-            continue
-        if not isinstance(content, Sequence):
-            continue
-        for part in content:
-            if isinstance(part, str):
-                chars += len(part)
-            elif isinstance(part, Mapping):
-                kind = part.get("type", "text")
-                if kind in _IMAGE_PART_TYPES:
-                    images += 1
-                elif kind in _TEXT_PART_TYPES and isinstance(text := part.get("text"), str):
-                    chars += len(text)
+        elif _is_sequence(content):
+            for part in content:
+                if isinstance(part, str):
+                    chars += len(part)
+                elif _is_mapping(part):
+                    kind = part.get("type", "text")
+                    if kind in _IMAGE_PART_TYPES:
+                        images += 1
+                    elif kind in _TEXT_PART_TYPES and isinstance(text := part.get("text"), str):
+                        chars += len(text)
     return PromptSize(chars, images, messages)
+
+
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # JSON gives dicts: the exact type check first, the slower ABC check only for others
+    return isinstance(value, (dict, Mapping))
+
+
+def _is_sequence(value: object) -> TypeGuard[Sequence[Any]]:
+    return isinstance(value, list) or (isinstance(value, Sequence) and not isinstance(value, str))

@@ -61,9 +61,11 @@ class ContextRule:
     name = "context"
 
     def __call__(self, ctx: RoutingContext) -> Verdict | None:
+        window = {tier: facts(ctx, tier).context_tokens for tier in TIERS}
+        if not any(window.values()):
+            return None  # no window known: nothing to check
         needs = ctx.needs
         need = {tier: needs.prompt_tokens + needs.output_tokens.get(tier, 0) for tier in TIERS}
-        window = {tier: facts(ctx, tier).context_tokens for tier in TIERS}
         fits = [tier for tier in TIERS if need[tier] <= (window[tier] or need[tier])]
         if len(fits) == len(TIERS):
             return None

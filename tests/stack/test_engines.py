@@ -16,10 +16,13 @@ import pytest
 
 from adaptive_router.config import RoutingConfig
 from adaptive_router.errors import ConfigError, StackError
+from adaptive_router.fit import Gpu
+from adaptive_router.fit.memory import GiB
 from adaptive_router.proxy.config import ProxyConfig, Settings, TierConfig
 from adaptive_router.stack.config import EngineConfig, StackConfig
 from adaptive_router.stack.engines import EnginePlan, plan_engines
-from adaptive_router.stack.llama import GEMMA3_TEMPLATE
+from adaptive_router.stack.fit_check import check_stack_fits
+from adaptive_router.stack.llama import GEMMA3_TEMPLATE, LlamaServerSpec, default_model
 from tests.conftest import engine_missing
 
 # vLLM `vllm serve` engine arguments,
@@ -188,3 +191,23 @@ def test_gpus_must_match_the_replicas() -> None:
         EngineConfig(replicas=2, gpus=("0", "1", "2"))
     one_for_all = EngineConfig(replicas=3, gpus=("0",))
     assert [one_for_all.gpus_of(i) for i in range(3)] == ["0", "0", "0"]
+
+
+def test_fit_check_counts_a_vllm_engines_share_of_the_gpu() -> None:
+    gpu = Gpu(16 * GiB, 16 * GiB, "injected")
+    said: list[str] = []
+    result = check_stack_fits([], False, said.append, gpu=gpu, shares=[("tier_low", 0.8)])
+    assert result.needs == (("tier_low", round(0.8 * 16 * GiB)),)
+    assert result.fits is True
+    with pytest.raises(StackError, match="will not fit"):
+        check_stack_fits([], True, said.append, gpu=gpu, shares=[("a", 0.6), ("b", 0.5)])
+
+
+@pytest.mark.skipif(bool(engine_missing()), reason="the embedded model is not installed")
+def test_fit_check_does_not_size_an_engine_with_its_experts_in_cpu_memory() -> None:
+    spec = LlamaServerSpec(default_model(), 8082, extra_args=("--n-gpu-layers", "99", "--cpu-moe"))
+    said: list[str] = []
+    result = check_stack_fits([("tier_high", spec)], True, said.append, gpu=Gpu(GiB, 1, "tiny"))
+    assert result.needs == ()
+    assert said == ["fit check: tier_high keeps weights in CPU memory "
+                    "(--n-gpu-layers 99 --cpu-moe): not sized"]  # fmt: skip

@@ -49,6 +49,7 @@ class PlannedEngine:
     port: int
     launch: Launch
     llama: LlamaServerSpec | None = None  # llama.cpp engines: what the fit check sizes
+    gpu_share: float = 0.0  # vLLM/SGLang: the fraction of its GPU it takes (0: its default)
 
     @property
     def base_url(self) -> str:
@@ -241,7 +242,7 @@ def _remote_engine(
     name = _name(tier, config, replica, f"{what} on port {port}")
     launch = Launch(name, tuple(argv), _env(config, replica),
                     health_url=f"http://{HOST}:{port}/health")  # fmt: skip
-    return PlannedEngine(tier, replica + 1, port, launch)
+    return PlannedEngine(tier, replica + 1, port, launch, gpu_share=config.gpu_memory)
 
 
 _Builder = Callable[[Tier, EngineConfig, int, list[str]], PlannedEngine]

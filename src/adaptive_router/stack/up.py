@@ -47,6 +47,7 @@ class Engine:
     part: str = ""  # its name in the stack's state ("tier_low", "tier_low-2"); "" = the tier
     port: int = 0
     llama: LlamaServerSpec | None = None  # a llama.cpp engine: what the fit check sizes
+    gpu_share: float = 0.0  # a vLLM/SGLang engine: the fraction of its GPU it takes
 
     @property
     def name(self) -> str:
@@ -76,7 +77,7 @@ def up(
             engine_urls: dict[str, Sequence[str]] = {t: urls.tier(t).url for t in TIERS}
             plan = plan_services(services, stack.services, urls, engine_urls, run_dir.path)
             check_service_ports(plan, [settings.proxy.port, *(e.port for e in engines)])
-            check_stack_fits([(e.tier, e.llama) for e in engines if e.llama], stack.strict, echo)
+            _check_fit(engines, stack, echo)
             install_services(services, stack.services, echo)
             extras = services_of(plan, run_dir.log)
             start_services(extras, echo)  # they boot while the engines load
@@ -115,7 +116,9 @@ def _plan_engines(settings: Settings, stack: StackConfig, run_dir: RunDir) -> li
     for planned in plan.engines:
         part = planned.tier if planned.replica == 1 else f"{planned.tier}-{planned.replica}"
         server = Child(planned.launch, run_dir.log(part))
-        engines.append(Engine(planned.tier, server, [], part, planned.port, planned.llama))
+        engines.append(
+            Engine(planned.tier, server, [], part, planned.port, planned.llama, planned.gpu_share)
+        )
     return engines
 
 
@@ -130,6 +133,12 @@ def _check_ports(settings: Settings, engines: list[Engine]) -> None:
             check_port_free(host, port)
         except Exception as exc:
             raise StackError(f"{name}: {exc}") from None
+
+
+def _check_fit(engines: list[Engine], stack: StackConfig, echo: Echo) -> None:
+    llama = [(e.name, e.llama) for e in engines if e.llama]
+    shares = [(e.name, e.gpu_share) for e in engines if e.gpu_share]
+    check_stack_fits(llama, stack.strict, echo, shares=shares)
 
 
 def _start_engines(engines: list[Engine], stack: StackConfig, echo: Echo) -> None:

@@ -34,11 +34,15 @@ check_docker() {
 
 check_env() {
     [ -f .env ] || die ".env is missing: cp .env.example .env, then fill in its secrets"
-    set -a
-    # shellcheck source=/dev/null
-    . ./.env
-    set +a
-    local name missing=()
+    # As docker compose does: a variable already in the environment wins over .env.
+    local name value
+    while IFS='=' read -r name value; do
+        [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
+        value="${value%\"}"
+        value="${value#\"}"
+        [ -n "${!name+set}" ] || export "$name=$value"
+    done <.env
+    local missing=()
     for name in HF_TOKEN LITELLM_MASTER_KEY LITELLM_SALT_KEY LITELLM_DB_PASSWORD \
         WEBUI_SECRET_KEY GRAFANA_ADMIN_PASSWORD; do
         [ -n "${!name:-}" ] || missing+=("$name")
@@ -77,7 +81,7 @@ check_vram() {
     local gpu="${GPU_DEVICE:-0}" free_mib total_mib
     IFS=', ' read -r free_mib total_mib < <(nvidia-smi -i "$gpu" \
         --query-gpu=memory.free,memory.total --format=csv,noheader,nounits)
-    local gmu="${LOW_GPU_MEMORY_UTILIZATION:-0.40}"
+    local gmu="${LOW_GPU_MEMORY_UTILIZATION:-0.8}"
     local total_gb free_gb left_gb
     total_gb=$(python3 -c "print(round($total_mib / 1024, 2))")
     free_gb=$(python3 -c "print(round($free_mib / 1024, 2))")
@@ -85,7 +89,8 @@ check_vram() {
     echo "      GPU $gpu: $free_gb GiB free of $total_gb GiB; vLLM takes $gmu of it"
     if [ "${LOW_MODEL:-google/gemma-4-E4B-it}" = google/gemma-4-E4B-it ]; then
         [ "$(fits deploy/models/gemma-4-E4B-it.json "$total_gb" --engine vllm \
-            --ctx "${LOW_MAX_MODEL_LEN:-8192}" --gpu-memory-utilization "$gmu" \
+            --ctx "${LOW_MAX_MODEL_LEN:-8192}" --parallel "${LOW_MAX_NUM_SEQS:-4}" \
+            --gpu-memory-utilization "$gmu" \
             --quant "${LOW_QUANTIZATION:-fp8}")" = yes ] ||
             die "tier_low does not fit in $gmu of the GPU: raise LOW_GPU_MEMORY_UTILIZATION" \
                 "or lower LOW_MAX_MODEL_LEN (see: stratum fit deploy/models/gemma-4-E4B-it.json" \
@@ -94,13 +99,14 @@ check_vram() {
     else
         echo "skip  tier_low fit: LOW_MODEL is not the shipped one; run stratum fit yourself"
     fi
-    if [ "${HIGH_GGUF:-unsloth/gemma-4-26B-A4B-it-GGUF:Q4_K_M}" != \
-        unsloth/gemma-4-26B-A4B-it-GGUF:Q4_K_M ] || [ "${HIGH_N_CPU_MOE:-0}" != 0 ]; then
-        echo "skip  tier_high fit: a custom GGUF or HIGH_N_CPU_MOE (experts in CPU memory)"
+    if [ "${HIGH_GGUF:-unsloth/gemma-4-26B-A4B-it-GGUF:UD-Q4_K_M}" != \
+        unsloth/gemma-4-26B-A4B-it-GGUF:UD-Q4_K_M ] || [ "${HIGH_N_CPU_MOE:-99}" != 0 ]; then
+        echo "skip  tier_high fit: stratum fit does not size HIGH_N_CPU_MOE (experts in CPU" \
+            "memory) or a custom GGUF; $left_gb GiB are left for it"
         return
     fi
     [ "$(fits deploy/models/gemma-4-26B-A4B-it.json "$left_gb" --engine llama.cpp \
-        --ctx "${HIGH_CTX:-16384}" --parallel "${HIGH_PARALLEL:-1}" --quant q4_k_m)" = yes ] ||
+        --ctx "${HIGH_CTX:-8192}" --parallel "${HIGH_PARALLEL:-1}" --quant q4_k_m)" = yes ] ||
         die "tier_high does not fit in the $left_gb GiB vLLM leaves: set HIGH_N_CPU_MOE" \
             "(e.g. 20) to keep experts in CPU memory, lower HIGH_CTX, or use a bigger GPU"
     echo "ok    tier_high (llama.cpp, Gemma 4 26B A4B Q4_K_M) fits in $left_gb GiB"

@@ -122,13 +122,23 @@ async def watch_rss(pids: list[int], peak: list[float]) -> None:
 # -- the proxies under test ---------------------------------------------------------------------
 
 
-def start_stratum(stack: contextlib.ExitStack, upstream: str, logs: Path) -> Target:
+def start_stratum(
+    stack: contextlib.ExitStack,
+    upstream: str,
+    logs: Path,
+    *,
+    name: str = "stratum",
+    source: Path | None = None,
+) -> Target:
+    """Stratum in front of ``upstream``; ``source``: a ``src`` folder to run instead of the
+    installed package (another version, for a before/after in one run)."""
     port = free_port()
     cmd = [sys.executable, "-m", "adaptive_router.middleware"]
     cmd += ["--tier-low-url", upstream, "--tier-high-url", upstream, "--port", str(port)]
     cmd += ["--vram-poll-interval-ms", "0", "--log-level", "warning"]
-    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs))
-    return Target("stratum", f"http://127.0.0.1:{port}/v1", descendants(pid))
+    env = {**os.environ, "PYTHONPATH": str(source)} if source else None
+    pid = stack.enter_context(child(cmd, f"http://127.0.0.1:{port}/health", logs, env))
+    return Target(name, f"http://127.0.0.1:{port}/v1", descendants(pid))
 
 
 def start_socat(stack: contextlib.ExitStack, upstream_port: int, logs: Path) -> Target:

@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/relay_cost.py
     .venv/bin/python benchmarks/relay_cost.py --repeats 5 --duration-s 15
     .venv/bin/python benchmarks/relay_cost.py --litellm .bench-venvs/litellm/bin/litellm
+    git archive HEAD~3 src | tar -x -C /tmp/before   # then, before and after in one run:
+    .venv/bin/python benchmarks/relay_cost.py --baseline /tmp/before/src
 
 Two paced fake engines (``adaptive_router.bench.fake_engine``, each its own process) stream
 every answer at ``--gap-ms`` between events (30 ms: about 33 tokens/s): the *short* one
@@ -41,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -67,6 +70,7 @@ class Options:
     long_chunks: int
     gap_ms: float
     litellm: Path | None
+    baseline: Path | None
     out: Path
 
 
@@ -101,6 +105,10 @@ def start_shape(
     upstream = f"http://127.0.0.1:{port}/v1"
     pid = stack.enter_context(child(cmd, upstream + "/models", logs))
     targets = {"direct": Target("direct", upstream, [pid])}
+    if opts.baseline is not None:
+        targets["before"] = start_stratum(
+            stack, upstream, logs, name="before", source=opts.baseline
+        )
     targets["stratum"] = start_stratum(stack, upstream, logs)
     binary = litellm_binary(opts.litellm)
     if binary is not None:
@@ -167,34 +175,33 @@ def spread(values: list[float]) -> str:
     return f"{fmt(median(values))} ({min(values):.0f}-{max(values):.0f})"
 
 
-def report(results: dict[str, dict[str, Figures]], opts: Options) -> dict[str, object]:
+def report(results: dict[str, dict[str, Figures]], opts: Options) -> dict[str, dict[str, Any]]:
     print(
         f"\nMedians over {opts.repeats} repeats (min-max), microseconds of CPU, all processes "
         f"of the router (direct: of the engine), {opts.users} users:"
     )
     print("| target | per short request | per further chunk | fixed per request | errors |")
     print("| --- | --- | --- | --- | --- |")
-    summary: dict[str, object] = {}
+    summary: dict[str, dict[str, Any]] = {}
     for name, figures in results.items():
         d = derived(figures, opts)
         errors = sum(sum(f.errors) for f in figures.values())
         summary[name] = {**d, "errors": errors}
         cells = [spread(d["per_short_request_us"]), spread(d["per_chunk_us"])]
         print(f"| {name} | {cells[0]} | {cells[1]} | {spread(d['fixed_us'])} | {errors} |")
-    stratum = summary["stratum"]
-    assert isinstance(stratum, dict)
     if "litellm" in summary:
-        litellm = summary["litellm"]
-        assert isinstance(litellm, dict)
-        ratios = [
-            b / a
-            for a, b in zip(
-                stratum["per_short_request_us"], litellm["per_short_request_us"], strict=False
-            )
-            if a > 0
-        ]
-        print(f"\nLiteLLM / Stratum CPU per short request: median {fmt(median(ratios), '.1f')}x")
+        print_ratio(summary, "litellm", "stratum")
+    if "before" in summary:
+        print_ratio(summary, "stratum", "before")
     return summary
+
+
+def print_ratio(summary: dict[str, dict[str, Any]], top: str, bottom: str) -> None:
+    """The median over repeats of ``top``'s CPU over ``bottom``'s (same repeat)."""
+    for key, label in (("per_short_request_us", "short request"), ("per_chunk_us", "chunk")):
+        pairs = zip(summary[top][key], summary[bottom][key], strict=False)
+        ratios = [a / b for a, b in pairs if b > 0]
+        print(f"{top} / {bottom} CPU per {label}: median {fmt(median(ratios), '.2f')}x")
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -215,6 +222,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="the litellm binary (default: .bench-venvs/litellm/bin/litellm, else litellm on "
         "PATH; LiteLLM is skipped with a note when none is found)",
     )
+    add(
+        "--baseline",
+        type=Path,
+        help="a src folder of another Stratum version (git archive REV src): measured too, as "
+        "'before'",
+    )
     add("--out", type=Path, default=DEFAULT_OUT, help="raw figures, JSON (default: %(default)s)")
     args = parser.parse_args(argv)
     if min(args.users, args.repeats, args.short_chunks) < 1 or args.duration_s <= 0:
@@ -223,7 +236,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         parser.error("--long-chunks must be more than --short-chunks")
     return Options(
         args.users, args.duration_s, args.warmup_s, args.repeats, args.short_chunks,
-        args.long_chunks, args.gap_ms, args.litellm, args.out,
+        args.long_chunks, args.gap_ms, args.litellm, args.baseline, args.out,
     )  # fmt: skip
 
 

@@ -211,3 +211,14 @@ def test_fit_check_does_not_size_an_engine_with_its_experts_in_cpu_memory() -> N
     assert result.needs == ()
     assert said == ["fit check: tier_high keeps weights in CPU memory "
                     "(--n-gpu-layers 99 --cpu-moe): not sized"]  # fmt: skip
+
+
+def test_stratum_down_can_recognise_every_engine_by_its_command_line() -> None:
+    from adaptive_router.stack.process import Child
+    from adaptive_router.stack.up import Engine, _program
+
+    sglang = EngineConfig(engine="sglang", model="m", port=8000)
+    vllm = EngineConfig(engine="vllm", model="m", port=8100)
+    planned = [*plan(sglang, vllm).engines, *plan(EngineConfig()).engines[:1]]
+    words = [_program(Engine(p.tier, Child(p.launch))) for p in planned]
+    assert words == ["sglang.launch_server", "vllm", "llama-server"]

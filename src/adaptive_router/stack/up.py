@@ -171,8 +171,17 @@ def _state(settings: Settings, engines: list[Engine], run_dir: RunDir) -> StackS
             parts.append(PartState(tier, settings.proxy.tier(tier).url[0], None, None))
         for e in managed:
             url = f"http://{HOST}:{e.port}/v1"
-            parts.append(PartState(e.name, url, e.server.pid, str(run_dir.log(e.name))))
+            log = str(run_dir.log(e.name))
+            parts.append(PartState(e.name, url, e.server.pid, log, program=_program(e)))
     return StackState(os.getpid(), router_url, parts)
+
+
+def _program(engine: Engine) -> str:
+    """A word of the engine's command line that `stratum down` can recognise it by."""
+    argv = engine.server.launch.argv
+    if Path(argv[0]).name.startswith("python") and argv[1:2] == ("-m",):  # sglang's module
+        return argv[2]
+    return Path(argv[0]).name
 
 
 async def _serve(

@@ -2,26 +2,22 @@
 # Check every service of the running stack: one line per service, exit code 0 when all are
 # healthy, 1 otherwise.
 #
-#   bash scripts/health-check.sh                the local stack (stratum up --with ...):
-#                                               router, LiteLLM, OpenWebUI, Prometheus
-#   bash scripts/health-check.sh --compose      the GPU compose stack: also Grafana, vLLM, llama.cpp
+#   bash scripts/health-check.sh                the local stack (stratum up --with ...): router,
+#                                               both engines, LiteLLM, OpenWebUI, Prometheus
+#   bash scripts/health-check.sh --compose      the GPU compose stack: the same and Grafana
 #   bash scripts/health-check.sh router litellm only these
 #
-# URLs come from the environment when set: STRATUM_URL, LITELLM_URL, OPENWEBUI_URL,
-# PROMETHEUS_URL, GRAFANA_URL, VLLM_URL, LLAMA_URL (e.g. STRATUM_URL=http://gpu-box:9000).
+# URLs come from the environment when set: STRATUM_URL, TIER_LOW_URL, TIER_HIGH_URL,
+# LITELLM_URL, OPENWEBUI_URL, PROMETHEUS_URL, GRAFANA_URL (e.g. STRATUM_URL=http://gpu-box:9000).
 set -uo pipefail
 
-STRATUM_URL="${STRATUM_URL:-http://127.0.0.1:9000}"
-LITELLM_URL="${LITELLM_URL:-http://127.0.0.1:4000}"
-OPENWEBUI_URL="${OPENWEBUI_URL:-http://127.0.0.1:3000}"
-PROMETHEUS_URL="${PROMETHEUS_URL:-http://127.0.0.1:9090}"
-GRAFANA_URL="${GRAFANA_URL:-http://127.0.0.1:3001}"
-VLLM_URL="${VLLM_URL:-http://127.0.0.1:8000}"
-LLAMA_URL="${LLAMA_URL:-http://127.0.0.1:8080}"
-
-services=(router litellm openwebui prometheus)
+services=(router tier_low tier_high litellm openwebui prometheus)
+low_port=8081 high_port=8082 # stratum up's engines
 case "${1:-}" in
---compose) services+=(grafana vllm llama) ;;
+--compose)
+    services+=(grafana)
+    low_port=8000 high_port=8080 # vLLM and llama.cpp in deploy/compose.yaml
+    ;;
 -h | --help)
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
@@ -29,6 +25,14 @@ case "${1:-}" in
 "") ;;
 *) services=("$@") ;;
 esac
+
+STRATUM_URL="${STRATUM_URL:-http://127.0.0.1:9000}"
+TIER_LOW_URL="${TIER_LOW_URL:-http://127.0.0.1:$low_port}"
+TIER_HIGH_URL="${TIER_HIGH_URL:-http://127.0.0.1:$high_port}"
+LITELLM_URL="${LITELLM_URL:-http://127.0.0.1:4000}"
+OPENWEBUI_URL="${OPENWEBUI_URL:-http://127.0.0.1:3000}"
+PROMETHEUS_URL="${PROMETHEUS_URL:-http://127.0.0.1:9090}"
+GRAFANA_URL="${GRAFANA_URL:-http://127.0.0.1:3001}"
 
 command -v curl >/dev/null 2>&1 || {
     echo "error: curl is needed (apt-get install curl)" >&2
@@ -72,11 +76,11 @@ for service in "${services[@]}"; do
     openwebui) probe openwebui "$OPENWEBUI_URL/health" ;;
     prometheus) probe prometheus "$PROMETHEUS_URL/-/ready" ;;
     grafana) probe grafana "$GRAFANA_URL/api/health" ;;
-    vllm) probe vllm "$VLLM_URL/health" ;;
-    llama) probe llama.cpp "$LLAMA_URL/health" ;;
+    tier_low) probe tier_low "$TIER_LOW_URL/health" ;;
+    tier_high) probe tier_high "$TIER_HIGH_URL/health" ;;
     *)
-        echo "error: unknown service '$service' (router litellm openwebui prometheus grafana" \
-            "vllm llama)" >&2
+        echo "error: unknown service '$service' (router tier_low tier_high litellm openwebui" \
+            "prometheus grafana)" >&2
         exit 2
         ;;
     esac || failed=1

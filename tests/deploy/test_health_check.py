@@ -25,11 +25,15 @@ def script(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 
 def test_running_services_pass(stack: RunningStack, prometheus: Prometheus) -> None:
-    done = script("health-check.sh", "router", "prometheus", STRATUM_URL=stack.url,
-                  PROMETHEUS_URL=prometheus.url)  # fmt: skip
+    engines = {p.name: p.url.removesuffix("/v1") for p in stack.state().parts}
+    done = script("health-check.sh", "router", "tier_low", "tier_high", "prometheus",
+                  STRATUM_URL=stack.url, TIER_LOW_URL=engines["tier_low"],
+                  TIER_HIGH_URL=engines["tier_high"], PROMETHEUS_URL=prometheus.url)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
         f"ok    router      {stack.url}/health  (both tiers ready)",
+        f"ok    tier_low    {engines['tier_low']}/health",
+        f"ok    tier_high   {engines['tier_high']}/health",
         f"ok    prometheus  {prometheus.url}/-/ready",
     ]
 

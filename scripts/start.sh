@@ -140,10 +140,24 @@ wait_healthy() {
     echo "ok    every service is healthy after $((SECONDS - began)) s"
 }
 
+# health-check.sh's URLs from the ports .env publishes
+health_check() {
+    local host="${BIND_ADDRESS:-127.0.0.1}"
+    [ "$host" != 0.0.0.0 ] || host=127.0.0.1
+    STRATUM_URL="http://$host:${STRATUM_PORT:-9000}" \
+        TIER_LOW_URL="http://$host:${LOW_PORT:-8000}" \
+        TIER_HIGH_URL="http://$host:${HIGH_PORT:-8080}" \
+        LITELLM_URL="http://$host:${LITELLM_PORT:-4000}" \
+        OPENWEBUI_URL="http://$host:${OPENWEBUI_PORT:-3000}" \
+        PROMETHEUS_URL="http://$host:${PROMETHEUS_PORT:-9090}" \
+        GRAFANA_URL="http://$host:${GRAFANA_PORT:-3001}" \
+        bash scripts/health-check.sh --compose
+}
+
 check_docker
 check_env
 check_vram
 echo "== docker compose up -d"
 "${COMPOSE[@]}" up -d --build
 wait_healthy
-exec bash scripts/health-check.sh --compose
+health_check

@@ -50,7 +50,7 @@ class TierConfig:
     )
     total_timeout_s: float = setting(900.0, "Seconds a whole request may take.", 0.01, 86400.0)
     max_tokens: int = setting(
-        1024, "max_tokens sent when the client asks for none (0 = send none).", 0, 10**8
+        512, "max_tokens sent when the client asks for none (0 = send none).", 0, 10**8
     )
     max_tokens_cap: int = setting(
         0, "Most max_tokens a client may ask for; more is lowered to it (0 = no cap).", 0, 10**8
@@ -75,7 +75,7 @@ class ProxyConfig:
 
     host: str = setting("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = setting(9000, "Port to listen on.", 0, 65535)
-    tier_low: TierConfig = setting(TierConfig(max_tokens=512), "The small, fast tier.")
+    tier_low: TierConfig = setting(TierConfig(), "The small, fast tier.")
     tier_high: TierConfig = setting(TierConfig(max_tokens=2048), "The big, slow tier.")
     auto_models: tuple[str, ...] = setting(
         ("gemma4-fast", "auto"), "Model names that mean: route adaptively."

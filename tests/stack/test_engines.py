@@ -26,12 +26,12 @@ from adaptive_router.stack.llama import GEMMA3_TEMPLATE, LlamaServerSpec, defaul
 from tests.conftest import engine_missing
 
 # vLLM `vllm serve` engine arguments,
-# https://docs.vllm.ai/en/latest/configuration/engine_args.html (the model is positional).
+# https://docs.vllm.ai/en/latest/configuration/engine_args/ (the model is positional).
 VLLM_FLAGS = {
     "--host": str, "--port": int, "--served-model-name": str, "--max-model-len": int,
     "--max-num-seqs": int, "--gpu-memory-utilization": float, "--tensor-parallel-size": int,
     "--enable-prefix-caching": None, "--no-enable-prefix-caching": None,
-    "--speculative-config": json.loads,  # https://docs.vllm.ai/en/latest/features/spec_decode.html
+    "--speculative-config": json.loads,  # https://docs.vllm.ai/en/latest/features/spec_decode/
 }  # fmt: skip
 VLLM_SPECULATIVE_KEYS = {"method", "model", "num_speculative_tokens"}
 # SGLang server arguments,

@@ -6,8 +6,8 @@ the router sends the tier's requests to. The flags follow each engine's document
 
 - llama.cpp: ``llama-server --help`` (tools/server/README.md in ggml-org/llama.cpp); the
   generated command is checked by llama-server's own parser in the tests;
-- vLLM: https://docs.vllm.ai/en/latest/configuration/engine_args.html (``vllm serve``),
-  speculative decoding https://docs.vllm.ai/en/latest/features/spec_decode.html;
+- vLLM: https://docs.vllm.ai/en/latest/configuration/engine_args/ (``vllm serve``),
+  speculative decoding https://docs.vllm.ai/en/latest/features/spec_decode/;
 - SGLang: https://docs.sglang.io/advanced_features/server_arguments.html.
 
     >>> [p.launch.shell() for p in plan_engines(settings, stack).engines]  # doctest: +SKIP

@@ -65,6 +65,7 @@ class Decision:
     signals: Mapping[str, float | bool | None] = field(default_factory=dict)
     threshold: float | None = None  # the complexity threshold in force
     prompt_tokens: int | None = None  # the estimate the context rule used
+    max_tokens: Mapping[Tier, int] = field(default_factory=dict)  # per tier (0 = none sent)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision."""
@@ -75,6 +76,7 @@ class Decision:
             "score": self.score,
             "threshold": self.threshold,
             "prompt_tokens": self.prompt_tokens,
+            "max_tokens": dict(self.max_tokens),
             "breakdown": dict(self.breakdown),
             "signals": dict(self.signals),
         }
@@ -174,13 +176,16 @@ class AdaptiveRouter:
         tier: str | None = None,
         session: str | None = None,
         max_tokens: int | Mapping[Tier, int] | None = None,
+        max_tokens_is_default: bool = False,
         tools: object = None,
     ) -> Decision:
         """The full :class:`Decision` for ``prompt``: tier, rule, reason, score, signals.
 
         ``session`` names the conversation (session affinity); ``max_tokens`` is what the
         request will be allowed to generate, on both tiers or per tier (the context rule adds
-        it to the prompt); ``tools`` is the request's ``tools`` list, if any. Raises
+        it to the prompt); ``max_tokens_is_default`` says it is the tiers' default, not the
+        client's ask, so it may be lowered to fit a context window (``Decision.max_tokens``
+        is then what to send); ``tools`` is the request's ``tools`` list, if any. Raises
         :class:`~adaptive_router.errors.BadRequest` when no tier can take the request.
         """
         text = prompt_text(prompt)
@@ -189,7 +194,7 @@ class AdaptiveRouter:
         key = session if session is not None else self._conversation(prompt)
         pinned = self._sessions.get(key) if key is not None else None
         threshold = self._threshold.value()
-        needs = self._needs(prompt, max_tokens, tools)
+        needs = self._needs(prompt, max_tokens, tools, max_tokens_is_default)
         gpu, latency = self._monitor.snapshot(), self._latency.snapshot()
         ctx = RoutingContext(
             text=text,
@@ -219,16 +224,21 @@ class AdaptiveRouter:
         if key is not None and chosen != pinned and (first or rule_name == SessionRule.name):
             self._sessions.pin(key, chosen)
         signals = _signals(gpu, latency, engines)
+        limits = needs.output_limits({t: f.context_tokens for t, f in tiers.items()})
         return Decision(
             chosen, rule_name, reason, score.total, score.breakdown, signals, threshold,
-            needs.prompt_tokens,
+            needs.prompt_tokens, limits,
         )  # fmt: skip
 
     def _conversation(self, prompt: Prompt) -> str | None:
         return conversation_key(prompt) if self.config.session_from_conversation else None
 
     def _needs(
-        self, prompt: Prompt, max_tokens: int | Mapping[Tier, int] | None, tools: object
+        self,
+        prompt: Prompt,
+        max_tokens: int | Mapping[Tier, int] | None,
+        tools: object,
+        flexible: bool,
     ) -> Needs:
         """What the request needs: its estimated prompt tokens, answer length, capabilities."""
         cfg = self.config
@@ -242,7 +252,7 @@ class AdaptiveRouter:
             output = dict.fromkeys(TIERS, max_tokens)
         else:
             output = max_tokens
-        return Needs(tokens, output, vision=size.images > 0, tools=bool(tools))
+        return Needs(tokens, output, size.images > 0, bool(tools), flexible)
 
     def state(self) -> RouterState:
         """A frozen view of the config in force and every live signal, read now."""

@@ -55,15 +55,15 @@ def test_default_when_none_asked_and_cap_when_more() -> None:
     assert max_tokens_for(None, TierConfig(max_tokens=0)) == 0  # send none
 
 
-def test_the_body_gets_the_same_number() -> None:
-    assert with_max_tokens({}, None, TIER) == {"max_tokens": 512}
-    assert with_max_tokens({}, None, TierConfig(max_tokens=0)) == {}
-    assert with_max_tokens({"max_tokens": 5000}, 5000, TIER) == {"max_tokens": 1000}
+def test_the_body_gets_the_limit() -> None:
+    assert with_max_tokens({}, None, 512) == {"max_tokens": 512}
+    assert with_max_tokens({}, None, 0) == {}  # a default of 0: send none
+    assert with_max_tokens({"max_tokens": 5000}, 5000, 1000) == {"max_tokens": 1000}
     both = {"max_tokens": 5000, "max_completion_tokens": 2000}
-    assert with_max_tokens(both, 2000, TIER) == {"max_tokens": 1000, "max_completion_tokens": 1000}
+    assert with_max_tokens(both, 2000, 1000) == {"max_tokens": 1000, "max_completion_tokens": 1000}
     small = {"max_tokens": 5000, "max_completion_tokens": 20}
-    assert with_max_tokens(small, 20, TIER) == {"max_tokens": 20, "max_completion_tokens": 20}
-    assert with_max_tokens({"max_tokens": 10}, 10, TIER) == {"max_tokens": 10}
+    assert with_max_tokens(small, 20, 20) == {"max_tokens": 20, "max_completion_tokens": 20}
+    assert with_max_tokens({"max_tokens": 10}, 10, 10) == {"max_tokens": 10}
 
 
 def test_each_tier_has_its_own_defaults() -> None:

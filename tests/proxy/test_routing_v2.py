@@ -195,6 +195,16 @@ def test_max_tokens_default_and_cap_reach_the_answering_tier(
     assert "max_tokens" not in body  # the client's own name is kept, no second limit added
 
 
+def test_a_default_is_lowered_to_the_room_left(proxy: Proxy, engines: Engines) -> None:
+    # ~31,500 tokens: with tier_high's default of 2048 it fits no tier, but the client asked
+    # for no max_tokens, so tier_high gets it with max_tokens lowered to the room left
+    routed = ask(proxy, "word " * 21_000)
+    assert (routed["x-stratum-tier"], routed["x-stratum-rule"]) == ("tier_high", "context")
+    assert 0 < engines.high.seen[-1].json()["max_tokens"] < 2048
+    with pytest.raises(openai.BadRequestError, match="context window"):
+        ask(proxy, "word " * 21_000, max_tokens=2048)  # asked for: refused, not shortened
+
+
 def test_failover_gets_the_other_tiers_default(proxy: Proxy, engines: Engines) -> None:
     engines.low.behaviour = "status"  # tier_low answers 500: the request fails over
     try:

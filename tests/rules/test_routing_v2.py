@@ -147,9 +147,30 @@ def test_context_unknown_window_counts_as_fitting() -> None:
     assert verdict.tier == "tier_high"
 
 
+def test_a_default_that_fits_nowhere_is_lowered_to_the_room_left() -> None:
+    # the client asked for no max_tokens: the tiers' defaults may shrink to fit
+    needs = Needs(1500, {"tier_low": 512, "tier_high": 2048}, flexible=True)
+    verdict = ContextRule()(ctx(needs=needs, tiers=windows(1024, 3000)))  # type: ignore[arg-type]
+    assert verdict is not None
+    assert verdict.tier == "tier_high"
+    assert "max_tokens lowered to fit" in verdict.reason
+    assert needs.output_limits({"tier_low": 1024, "tier_high": 3000}) == {
+        "tier_low": 512,  # no room at all there: left as it is
+        "tier_high": 1500,
+    }
+    # when it fits at the full default, nothing changes
+    roomy = Needs(100, {"tier_low": 512, "tier_high": 2048}, flexible=True)
+    assert roomy.output_limits({"tier_low": 1024, "tier_high": 3000}) == roomy.output_tokens
+    # a limit the client asked for is never changed: it fits or is refused
+    asked = Needs(1500, {"tier_low": 512, "tier_high": 2048})
+    assert asked.output_limits({"tier_low": 1024, "tier_high": 3000}) == asked.output_tokens
+    with pytest.raises(BadRequest):
+        ContextRule()(ctx(needs=asked, tiers=windows(1024, 3000)))  # type: ignore[arg-type]
+
+
 def test_fits_nowhere_is_context_length_exceeded() -> None:
-    needs = Needs(prompt_tokens=40_000, output_tokens={"tier_low": 10, "tier_high": 10})
-    with pytest.raises(BadRequest) as caught:
+    needs = Needs(40_000, {"tier_low": 10, "tier_high": 10}, flexible=True)
+    with pytest.raises(BadRequest) as caught:  # even a default cannot make room for it
         ContextRule()(ctx(needs=needs, tiers=windows(1024, 32768)))  # type: ignore[arg-type]
     error = caught.value
     assert (error.status, error.code, error.param) == (400, "context_length_exceeded", "messages")

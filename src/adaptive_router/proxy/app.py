@@ -198,6 +198,7 @@ class ProxyApp:
                 tier=forced,
                 session=session_key(headers, self.settings.routing.session_header),
                 max_tokens={t: max_tokens_for(request.max_tokens, proxy.tier(t)) for t in TIERS},
+                max_tokens_is_default=request.max_tokens is None,
                 tools=request.payload.get("tools"),
             )
         except HTTPError as exc:

@@ -22,7 +22,7 @@ import orjson
 from adaptive_router.errors import BadRequest, UpstreamUnavailable
 from adaptive_router.proxy.asgi import Exchange, disconnected
 from adaptive_router.proxy.config import ProxyConfig
-from adaptive_router.proxy.limits import Limits, with_max_tokens
+from adaptive_router.proxy.limits import max_tokens_for, with_max_tokens
 from adaptive_router.proxy.metrics import ProxyMetrics
 from adaptive_router.proxy.relay import relay_stream, relay_whole
 from adaptive_router.proxy.requests import CompletionRequest
@@ -201,7 +201,8 @@ class Forwarder:
         tier = upstream.tier
         config = self.config.tier(tier)
         model = await self.resolve_model(upstream, min(config.connect_timeout_s, 2.0))
-        body = orjson.dumps(_payload(job.request, model, config))
+        limit = job.decision.max_tokens.get(tier, max_tokens_for(job.request.max_tokens, config))
+        body = orjson.dumps(_payload(job.request, model, limit))
         upstream.begin(time.monotonic())
         in_flight = self.metrics.in_flight.labels(tier)
         in_flight.inc()
@@ -270,8 +271,8 @@ class Forwarder:
             self.metrics.duration.labels(tier).observe(total_s)
 
 
-def _payload(request: CompletionRequest, model: str | None, tier: Limits) -> dict[str, Any]:
-    payload = with_max_tokens(dict(request.payload), request.max_tokens, tier)
+def _payload(request: CompletionRequest, model: str | None, limit: int) -> dict[str, Any]:
+    payload = with_max_tokens(dict(request.payload), request.max_tokens, limit)
     if model:
         payload["model"] = model
     else:  # unknown upstream name: let the server use its default model

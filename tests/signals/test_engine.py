@@ -204,14 +204,16 @@ Route = tuple[int, str | bytes] | BaseException
 
 
 class FakeNetwork:
-    """Answers GETs from a table of url -> (status, body) or an exception to raise."""
+    """Answers GETs (and POSTs) from a table of url -> (status, body) or an exception."""
 
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
         self.calls: list[tuple[str, float]] = []
+        self.bodies: list[bytes | None] = []  # None for a GET
 
-    def __call__(self, url: str, timeout: float) -> tuple[int, bytes]:
+    def __call__(self, url: str, timeout: float, body: bytes | None = None) -> tuple[int, bytes]:
         self.calls.append((url, timeout))
+        self.bodies.append(body)
         route = self.routes.get(url, (404, b'{"detail":"Not Found"}'))
         if isinstance(route, BaseException):
             raise route
@@ -531,6 +533,7 @@ def test_polls_a_real_llama_server(llama_server: str) -> None:
     assert (idle.load.running, idle.load.waiting) == (0.0, 0.0)
     assert idle.facts.context_tokens is not None  # from /props
     assert idle.facts.vision is False
+    assert idle.facts.tools is True  # the stack runs llama-server with --jinja
 
     def one_in_flight() -> bool:
         now = monitor.poll()[llama_server]

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from adaptive_router.signals.engine import FACTS_EVERY_S, EngineMonitor, UpstreamLoad, summarise
-from adaptive_router.signals.engine_parse import EngineFacts, parse_models, parse_props
+from adaptive_router.signals.facts import (
+    TOOLS_PROBE,
+    EngineFacts,
+    jinja_from_probe,
+    parse_models,
+    parse_props,
+)
 from tests.conftest import Clock
 from tests.signals.test_engine import BASE, ROOT, FakeNetwork, Route, llama_routes, sample, upstream
 
@@ -15,13 +21,13 @@ from tests.signals.test_engine import BASE, ROOT, FakeNetwork, Route, llama_rout
 def test_recorded_llamacpp_props() -> None:
     # llama-server -c 2048 -np 2: n_ctx in /props is per slot
     facts = parse_props(json.loads(sample("llamacpp_props.json")))
-    assert facts == EngineFacts(context_tokens=1024, vision=False, tools=False)
+    assert facts == EngineFacts(context_tokens=1024, vision=False, tools=None)  # not from caps
 
 
 @pytest.mark.parametrize(
     "props",
     [None, [], "x", {"default_generation_settings": {"n_ctx": "4096"}}, {"modalities": []},
-     {"default_generation_settings": {"n_ctx": 0}}, {"chat_template_caps": {"supports_tools": 1}}],
+     {"default_generation_settings": {"n_ctx": 0}}, {"modalities": {"vision": "yes"}}],
 )  # fmt: skip
 def test_odd_props_are_unknown(props: object) -> None:
     assert parse_props(props) == EngineFacts()
@@ -36,6 +42,34 @@ def test_models_max_model_len() -> None:
     assert parse_models({"data": [{"id": "llama", "meta": {"n_ctx_train": 32768}}]}) is None
     assert parse_models({"data": "x"}) is None
     assert parse_models(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "tools"),
+    [
+        (200, b'{"prompt": "<start_of_turn>user..."}', True),  # llama-server --jinja
+        (500, b'{"error":{"code":500,"message":"tools param requires --jinja flag"}}', False),
+        (404, b"Not Found", None),  # a build without /apply-template
+        (503, b'{"error":{"message":"Loading model"}}', None),
+    ],
+)
+def test_jinja_probe(status: int, body: bytes, tools: bool | None) -> None:
+    # the answers of llama-server (this build) with and without --jinja, checked by hand
+    assert jinja_from_probe(status, body) is tools
+
+
+def test_tools_come_from_the_jinja_probe(clock: Clock) -> None:
+    routes = props_routes(4096)
+    routes[f"{ROOT}/apply-template"] = (
+        500,
+        '{"error":{"message":"tools param requires --jinja flag"}}',
+    )
+    network = FakeNetwork(routes)
+    with EngineMonitor([BASE], 0, fetch=network, clock=clock) as monitor:
+        assert monitor.poll()[BASE].facts.tools is False
+    probe = network.urls.index(f"{ROOT}/apply-template")
+    assert network.bodies[probe] == TOOLS_PROBE  # a POST that renders a template, no more
+    assert json.loads(TOOLS_PROBE)["tools"]
 
 
 def props_routes(n_ctx: int) -> dict[str, Route]:

@@ -13,9 +13,9 @@ loads the model) is not; any other answer is unknown. A missing ``/metrics`` (ll
 without ``--metrics``, SGLang without ``--enable-metrics``) leaves ``load`` None and says which
 flag turns it on, while health is still reported.
 
-What each engine can take (:class:`EngineFacts`: context window, vision, tools) is read from
-llama.cpp's ``GET /props`` or else the ``max_model_len`` of ``GET /v1/models`` (vLLM, SGLang),
-on the first round an engine answers and again every ``FACTS_EVERY_S`` seconds.
+What each engine can take (:class:`~adaptive_router.signals.facts.EngineFacts`: context
+window, vision, tools; see :mod:`adaptive_router.signals.facts`) is read on the first round an
+engine answers and again every ``FACTS_EVERY_S`` seconds.
 """
 
 from __future__ import annotations
@@ -32,21 +32,17 @@ from types import MappingProxyType
 from typing import TypeVar, get_args
 
 from adaptive_router.signals.engine_parse import (
-    EngineFacts,
     EngineKind,
     EngineLoad,
     EngineSetting,
     parse_llamacpp_slots,
     parse_metrics,
-    parse_models,
-    parse_props,
 )
+from adaptive_router.signals.facts import EngineFacts, Fetch, common_facts, read_facts
 from adaptive_router.signals.poller import Poller
 
 logger = logging.getLogger(__name__)
 
-Fetch = Callable[[str, float], tuple[int, bytes]]
-"""``fetch(url, timeout_s) -> (status, body)``; raises OSError when there is no answer."""
 _Number = TypeVar("_Number", int, float)
 
 FACTS_EVERY_S = 60.0  # an engine restarted with another context size is seen within this
@@ -125,34 +121,22 @@ def summarise(loads: Iterable[UpstreamLoad]) -> TierLoad:
         upstreams=len(items),
         newest_taken_at=max((item.taken_at for item in items), default=None),
         engines=tuple(sorted({item.engine for item in items} - {"unknown"})),
-        facts=_common_facts([item.facts for item in items]),
+        facts=common_facts([item.facts for item in items]),
     )
 
 
-def _common_facts(facts: Sequence[EngineFacts]) -> EngineFacts:
-    contexts = [f.context_tokens for f in facts]
-    return EngineFacts(
-        context_tokens=None if None in contexts or not facts else min(c for c in contexts if c),
-        vision=_all(f.vision for f in facts),
-        tools=_all(f.tools for f in facts),
-    )
-
-
-def _all(values: Iterable[bool | None]) -> bool | None:
-    """False if any is False; True if all are True; else unknown."""
-    seen = set(values)
-    return False if False in seen else True if seen == {True} else None
-
-
-def urllib_fetch(url: str, timeout: float) -> tuple[int, bytes]:
-    """GET ``url`` with urllib, ignoring proxy settings (engines are local); HTTP errors are
-    answers (status, body), no answer raises OSError.
+def urllib_fetch(url: str, timeout: float, body: bytes | None = None) -> tuple[int, bytes]:
+    """GET ``url`` (or POST ``body`` as JSON) with urllib, ignoring proxy settings (engines
+    are local); HTTP errors are answers (status, body), no answer raises OSError.
 
         >>> urllib_fetch("http://127.0.0.1:8080/health", 0.5)  # doctest: +SKIP
         (200, b'{"status":"ok"}')
     """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, headers={"Accept": "text/plain, application/json"})
+    headers = {"Accept": "text/plain, application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, body, headers)
     try:
         with opener.open(request, timeout=timeout) as response:
             return int(response.status), bytes(response.read(_MAX_BODY))
@@ -281,24 +265,10 @@ class EngineMonitor(Poller[Mapping[str, UpstreamLoad]]):
             every = FACTS_EVERY_S if cached[0] != EngineFacts() else _FACTS_RETRY_S
             if now - cached[1] < every:
                 return cached[0]
-        facts = EngineFacts()
-        if engine in ("llama.cpp", "unknown"):
-            facts = parse_props(self._get_json(root + "/props"))
-        if facts.context_tokens is None and engine != "llama.cpp":
-            context = parse_models(self._get_json(base_url.rstrip("/") + "/models"))
-            facts = EngineFacts(context, facts.vision, facts.tools)
+        llama = None if engine == "unknown" else engine == "llama.cpp"
+        facts = read_facts(self._fetch, root, base_url, self.timeout_s, llama)
         self._facts[base_url] = (facts, now)
         return facts
-
-    def _get_json(self, url: str) -> object:
-        """The JSON body of a 200 answer, else None."""
-        got = self._get(url)
-        if isinstance(got, str) or got[0] != 200:
-            return None
-        try:
-            return json.loads(got[1])
-        except ValueError:
-            return None
 
     def _slots(self, root: str) -> tuple[int, int] | None:
         got = self._get(root + "/slots")

@@ -2,10 +2,8 @@
 
 Pure functions, no I/O: :func:`detect_engine` tells llama.cpp, vLLM and SGLang apart by their
 metric prefixes, :func:`parse_metrics` turns the Prometheus text into an :class:`EngineLoad`,
-:func:`parse_llamacpp_slots` counts busy slots, and :func:`parse_props` and
-:func:`parse_models` read what an engine can take (:class:`EngineFacts`). A figure the page
-does not carry is ``None``, never 0, and bad input gives ``None`` / ``"unknown"`` rather than
-an exception.
+:func:`parse_llamacpp_slots` counts busy slots. A figure the page does not carry is ``None``,
+never 0, and bad input gives ``None`` / ``"unknown"`` rather than an exception.
 
 The names each engine uses (checked against the engines' own code and docs):
 
@@ -252,70 +250,3 @@ def _unquote(text: str) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineFacts:
-    """What an engine can take; ``None`` where it does not say.
-
-    ``context_tokens``: the most tokens (prompt plus answer) one request may use: llama.cpp's
-    ``/props`` ``default_generation_settings.n_ctx``, which is per slot (``-c`` divided by
-    ``-np``); vLLM's and SGLang's ``max_model_len`` in ``/v1/models``. ``vision``: llama.cpp's
-    ``/props`` ``modalities.vision``. ``tools``: llama.cpp's ``/props``
-    ``chat_template_caps.supports_tools``, the chat template's own support (llama-server
-    reports it the same with or without ``--jinja``, and without ``--jinja`` refuses tools).
-    """
-
-    context_tokens: int | None = None
-    vision: bool | None = None
-    tools: bool | None = None
-
-
-def parse_props(props: object) -> EngineFacts:
-    """What llama-server's ``GET /props`` JSON says the engine can take; never raises.
-
-    >>> parse_props({"default_generation_settings": {"n_ctx": 4096},
-    ...              "modalities": {"vision": True},
-    ...              "chat_template_caps": {"supports_tools": False}})
-    EngineFacts(context_tokens=4096, vision=True, tools=False)
-    >>> parse_props("not found")
-    EngineFacts(context_tokens=None, vision=None, tools=None)
-    """
-    if not isinstance(props, dict):
-        return EngineFacts()
-    settings = props.get("default_generation_settings")
-    n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
-    return EngineFacts(
-        context_tokens=_positive_int(n_ctx),
-        vision=_flag(props.get("modalities"), "vision"),
-        tools=_flag(props.get("chat_template_caps"), "supports_tools"),
-    )
-
-
-def parse_models(models: object) -> int | None:
-    """The smallest ``max_model_len`` of the models in an OpenAI ``/v1/models`` JSON (vLLM and
-    SGLang list it), or None.
-
-        >>> parse_models({"object": "list", "data": [{"id": "m", "max_model_len": 32768}]})
-        32768
-    """
-    data = models.get("data") if isinstance(models, dict) else None
-    if not isinstance(data, list):
-        return None
-    lengths = [
-        n
-        for model in data
-        if isinstance(model, dict) and (n := _positive_int(model.get("max_model_len")))
-    ]
-    return min(lengths, default=None)
-
-
-def _positive_int(value: object) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return None
-
-
-def _flag(section: object, key: str) -> bool | None:
-    value = section.get(key) if isinstance(section, dict) else None
-    return value if isinstance(value, bool) else None

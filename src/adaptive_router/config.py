@@ -155,10 +155,10 @@ class RoutingConfig:
         "auto", "Can tier_high see images: auto (ask llama.cpp's /props), true or false."
     )
     tier_low_tools: Capability = setting(
-        "auto", "Can tier_low take tools: auto (ask llama.cpp's /props), true or false."
+        "auto", "Can tier_low take tools: auto (ask llama.cpp whether Jinja is on), true or false."
     )
     tier_high_tools: Capability = setting(
-        "auto", "Can tier_high take tools: auto (ask llama.cpp's /props), true or false."
+        "auto", "Can tier_high take tools: auto (ask llama.cpp whether Jinja is on), true or false."
     )
 
     def __post_init__(self) -> None:

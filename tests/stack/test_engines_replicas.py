@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from adaptive_router.bench.fake_engine import free_port
 from tests.stack.conftest import shut_down, start_stack, stratum, wait_up
 
 pytestmark = pytest.mark.engine
@@ -22,12 +24,34 @@ def tokens_predicted(url: str) -> float:
     return float(line.split()[-1])
 
 
+def two_free_ports() -> int:
+    """A port p with p + 1 free too (replica 2 listens on the next port)."""
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise AssertionError("no two consecutive free ports")
+
+
 def port(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
 def test_two_replicas_of_tier_low_are_started_recorded_and_used(tmp_path: Path) -> None:
-    running = start_stack(tmp_path, "--engine-low-replicas", "2", "--engine-low-parallel", "1")
+    low = str(two_free_ports())  # given last, it wins over start_stack's own
+    running = start_stack(
+        tmp_path,
+        "--engine-low-replicas",
+        "2",
+        "--engine-low-parallel",
+        "1",
+        "--engine-low-port",
+        low,
+    )
     try:
         wait_up(running)
         parts = {p.name: p for p in running.state().parts}

@@ -224,7 +224,11 @@ class AdaptiveRouter:
         if key is not None and chosen != pinned and (first or rule_name == SessionRule.name):
             self._sessions.pin(key, chosen)
         signals = _signals(gpu, latency, engines)
-        limits = needs.output_limits({t: f.context_tokens for t, f in tiers.items()})
+        limits = (
+            needs.output_limits({t: f.context_tokens for t, f in tiers.items()})
+            if needs.flexible
+            else needs.output_tokens
+        )
         return Decision(
             chosen, rule_name, reason, score.total, score.breakdown, signals, threshold,
             needs.prompt_tokens, limits,

@@ -45,15 +45,16 @@ class Needs:
     tools: bool = False
     flexible: bool = False
 
-    def output_limits(self, windows: Mapping[Tier, int | None]) -> dict[Tier, int]:
+    def output_limits(self, windows: Mapping[Tier, int | None]) -> Mapping[Tier, int]:
         """The ``max_tokens`` each tier's request gets: as given, or, when ``flexible``, lowered
         to the room its context window leaves after the prompt (when there is any)."""
+        if not self.flexible:
+            return self.output_tokens
         limits = dict(self.output_tokens)
-        if self.flexible:
-            for tier, limit in limits.items():
-                room = (windows.get(tier) or 0) - self.prompt_tokens
-                if 0 < room < limit or (room > 0 and limit == 0):
-                    limits[tier] = room
+        for tier, limit in limits.items():
+            room = (windows.get(tier) or 0) - self.prompt_tokens
+            if 0 < room < limit or (room > 0 and limit == 0):
+                limits[tier] = room
         return limits
 
 

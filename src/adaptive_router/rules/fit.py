@@ -33,9 +33,9 @@ class CapabilityRule:
     name = "capability"
 
     def __call__(self, ctx: RoutingContext) -> Verdict | None:
-        needed = [kind for kind in ("vision", "tools") if getattr(ctx.needs, kind)]
-        if not needed:
+        if not (ctx.needs.vision or ctx.needs.tools):
             return None
+        needed = [kind for kind in ("vision", "tools") if getattr(ctx.needs, kind)]
         lacking = {
             tier: [k for k in needed if getattr(facts(ctx, tier), k) is False] for tier in TIERS
         }
@@ -63,9 +63,9 @@ class ContextRule:
     name = "context"
 
     def __call__(self, ctx: RoutingContext) -> Verdict | None:
-        window = {tier: facts(ctx, tier).context_tokens for tier in TIERS}
-        if not any(window.values()):
+        if not any(f.context_tokens for f in ctx.tiers.values()):
             return None  # no window known: nothing to check
+        window = {tier: facts(ctx, tier).context_tokens for tier in TIERS}
         needs = ctx.needs
         need = {tier: needs.prompt_tokens + needs.output_tokens.get(tier, 0) for tier in TIERS}
         fits = [tier for tier in TIERS if need[tier] <= (window[tier] or need[tier])]

@@ -440,3 +440,24 @@ def test_chain_order(
     prompt = [{"role": "user", "content": [{"type": "text", "text": "hi " * 300}, IMAGE]}]
     decision = router.explain(prompt, tier=setup.get("tier"), session="s")  # type: ignore[arg-type]
     assert decision.rule == rule
+
+
+def test_a_session_whose_tier_is_down_goes_elsewhere_without_error(
+    make_router: Factory, clock: Clock
+) -> None:
+    low, high = "http://10.0.0.1:8080/v1", "http://10.0.0.2:8080/v1"
+    health = {"http://10.0.0.1:8080/health": 200, "http://10.0.0.2:8080/health": 200}
+
+    def fetch(url: str, timeout: float, body: bytes | None = None) -> tuple[int, bytes]:
+        return (health[url], b"{}") if url in health else (404, b"")
+
+    monitor = EngineMonitor([low, high], 0, fetch=fetch, clock=clock)
+    router = make_router(upstreams={"tier_low": [low], "tier_high": [high]}, engine_monitor=monitor)
+    assert router.explain(HARD, session="s").tier == "tier_high"
+    health["http://10.0.0.2:8080/health"] = 503  # tier_high goes down
+    router.refresh()
+    down = router.explain("thanks!", session="s")
+    assert (down.tier, down.rule) == ("tier_low", "health")
+    health["http://10.0.0.2:8080/health"] = 200
+    router.refresh()
+    assert router.explain("thanks!", session="s").rule == "session"  # back on its tier

@@ -44,7 +44,7 @@ settings = {"vram_poll_interval_ms": 0}
 if mode == "all_on":
     settings.update(target_high_share=0.2, tier_low_context_tokens=8192,
                     tier_high_context_tokens=32768, session_max=1000)
-router = AdaptiveRouter(RoutingConfig(**settings))
+router = AdaptiveRouter(RoutingConfig.from_mapping(settings))
 limits = {"tier_low": 512, "tier_high": 2048}
 out = []
 for i, text in enumerate(texts):

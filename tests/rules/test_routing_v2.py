@@ -24,6 +24,11 @@ IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}
 HARD = "Prove the Riemann hypothesis step by step"
 
 
+def flat(**settings: object) -> RoutingConfig:
+    """A config from flat setting names, as a file, the environment or flags give them."""
+    return RoutingConfig.from_mapping(settings)
+
+
 def ctx(
     *,
     score: float = 0.9,
@@ -278,7 +283,7 @@ def test_router_counts_tool_definitions(make_router: Factory) -> None:
 
 
 def test_context_through_the_router(make_router: Factory) -> None:
-    cfg = RoutingConfig(tier_low_context_tokens=1024, tier_high_context_tokens=32768)
+    cfg = flat(tier_low_context_tokens=1024, tier_high_context_tokens=32768)
     router = make_router(cfg)
     easy_long = "Tell me about cats. " * 700  # 14,000 characters, an easy prompt
     decision = router.explain(easy_long, max_tokens=512)
@@ -290,7 +295,7 @@ def test_context_through_the_router(make_router: Factory) -> None:
 
 
 def test_capability_through_the_router(make_router: Factory) -> None:
-    cfg = RoutingConfig(tier_low_vision="false", tier_high_vision="true")
+    cfg = flat(tier_low_vision="false", tier_high_vision="true")
     router = make_router(cfg)
     image = [{"role": "user", "content": [{"type": "text", "text": "hi"}, IMAGE]}]
     decision = router.explain(image)
@@ -299,7 +304,7 @@ def test_capability_through_the_router(make_router: Factory) -> None:
 
 
 def test_tools_capability_from_settings(make_router: Factory) -> None:
-    router = make_router(RoutingConfig(tier_high_tools="false"))
+    router = make_router(flat(tier_high_tools="false"))
     tools = [{"type": "function", "function": {"name": "f"}}]
     decision = router.explain(HARD, tools=tools)
     assert (decision.tier, decision.rule) == ("tier_low", "capability")
@@ -381,7 +386,7 @@ def test_live_threshold_through_the_router(make_router: Factory) -> None:
 
 
 def test_only_complexity_decisions_move_the_threshold(make_router: Factory) -> None:
-    cfg = RoutingConfig(target_high_share=0.5, share_window=20, tier_low_vision="false")
+    cfg = flat(target_high_share=0.5, share_window=20, tier_low_vision="false")
     router = make_router(cfg, scorer=FixedScorer(0.9))
     image = [{"role": "user", "content": [IMAGE]}]
     for _ in range(50):
@@ -411,7 +416,7 @@ def test_engine_facts_reach_the_rules(make_router: Factory, clock: Clock) -> Non
     assert (decision.tier, decision.rule) == ("tier_high", "context")
     # a setting wins over what the engine says
     wide = make_router(
-        RoutingConfig(tier_low_context_tokens=100_000), upstreams=upstreams,
+        flat(tier_low_context_tokens=100_000), upstreams=upstreams,
         engine_monitor=EngineMonitor([low, high], 0, fetch=fetch, clock=clock),
     )  # fmt: skip
     assert wide.explain("x" * 4000, max_tokens=100).rule == "complexity"
@@ -430,8 +435,8 @@ def test_chain_order(
     make_router: Factory, fake_nvml: FakeNVML, setup: dict[str, object], rule: str
 ) -> None:
     fake_nvml.gpus[0] = (0.5, 16.0, 10.0)  # tier_high's GPU is nearly full
-    cfg = RoutingConfig(
-        tier_low_vision=setup.get("vision", "false"),  # type: ignore[arg-type]
+    cfg = flat(
+        tier_low_vision=setup.get("vision", "false"),
         tier_high_context_tokens=1_000_000 if setup.get("fits") else 2000,
         tier_low_context_tokens=1_000_000 if setup.get("fits") else 100,
     )

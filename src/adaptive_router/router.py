@@ -8,19 +8,16 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from adaptive_router.config import RoutingConfig
+from adaptive_router.needs import estimate_needs, tier_facts
 from adaptive_router.rules import (
     ComplexityRule,
     LiveThreshold,
-    Needs,
     RoutingContext,
     Rule,
     SessionRule,
@@ -28,10 +25,9 @@ from adaptive_router.rules import (
     default_rules,
 )
 from adaptive_router.scoring import ComplexityScorer
-from adaptive_router.scoring.text import Prompt, prompt_size, prompt_text
+from adaptive_router.scoring.text import Prompt, prompt_text
 from adaptive_router.sessions import SessionStore, conversation_key
 from adaptive_router.signals import (
-    EngineFacts,
     EngineMonitor,
     LatencyTracker,
     TierLatency,
@@ -41,11 +37,9 @@ from adaptive_router.signals import (
     VRAMSnapshot,
     summarise,
 )
-from adaptive_router.tiers import TIER_HIGH, TIER_LOW, TIERS, Tier, parse_tier
+from adaptive_router.tiers import TIER_HIGH, TIER_LOW, Tier, parse_tier
 
 DEFAULT_RULE = "default"
-MESSAGE_TOKENS = 6  # a chat template's role markers around each message
-IMAGE_TOKENS = 512  # a rough guess per image: Gemma 3 takes 256, LLaVA-1.5 576, others more
 _PINNING_RULES = frozenset({ComplexityRule.name, DEFAULT_RULE})
 
 
@@ -152,7 +146,7 @@ class AdaptiveRouter:
                 clock=clock,
             )
         self._engine_view: tuple[object, Mapping[Tier, TierLoad], Mapping[Tier, TierFacts]] = (
-            None, {}, _tier_facts(cfg, {})
+            None, {}, tier_facts(cfg, {})
         )  # fmt: skip
         self._threshold = LiveThreshold(
             cfg.target_high_share, cfg.share_window, cfg.complexity_threshold
@@ -194,7 +188,9 @@ class AdaptiveRouter:
         key = session if session is not None else self._conversation(prompt)
         pinned = self._sessions.get(key) if key is not None else None
         threshold = self._threshold.value()
-        needs = self._needs(prompt, max_tokens, tools, max_tokens_is_default)
+        needs = estimate_needs(
+            prompt, self.config, max_tokens=max_tokens, tools=tools, flexible=max_tokens_is_default
+        )
         gpu, latency = self._monitor.snapshot(), self._latency.snapshot()
         ctx = RoutingContext(
             text=text,
@@ -237,27 +233,6 @@ class AdaptiveRouter:
     def _conversation(self, prompt: Prompt) -> str | None:
         return conversation_key(prompt) if self.config.session_from_conversation else None
 
-    def _needs(
-        self,
-        prompt: Prompt,
-        max_tokens: int | Mapping[Tier, int] | None,
-        tools: object,
-        flexible: bool,
-    ) -> Needs:
-        """What the request needs: its estimated prompt tokens, answer length, capabilities."""
-        cfg = self.config
-        size = prompt_size(prompt)
-        chars = size.chars + (_json_chars(tools) if tools else 0)
-        tokens = math.ceil(chars / cfg.chars_per_token * (1.0 + cfg.context_margin))
-        tokens += size.messages * MESSAGE_TOKENS + size.images * IMAGE_TOKENS
-        if max_tokens is None:
-            output: Mapping[Tier, int] = {}
-        elif isinstance(max_tokens, int):
-            output = dict.fromkeys(TIERS, max_tokens)
-        else:
-            output = max_tokens
-        return Needs(tokens, output, size.images > 0, bool(tools), flexible)
-
     def state(self) -> RouterState:
         """A frozen view of the config in force and every live signal, read now."""
         engines, tiers = self._engine_loads()
@@ -290,7 +265,7 @@ class AdaptiveRouter:
             for url, load in snapshot.items():
                 by_tier.setdefault(self._tier_of[url], []).append(load)
             loads = {tier: summarise(items) for tier, items in by_tier.items()}
-            self._engine_view = (snapshot, loads, _tier_facts(self.config, loads))
+            self._engine_view = (snapshot, loads, tier_facts(self.config, loads))
         return self._engine_view[1:]
 
     def observe(self, tier: str, ttft_ms: float | None, total_ms: float | None = None) -> None:
@@ -330,29 +305,3 @@ def _signals(
         signals[f"{tier}_waiting"] = load.waiting
         signals[f"{tier}_kv_usage"] = load.kv_usage
     return signals
-
-
-def _tier_facts(config: RoutingConfig, loads: Mapping[Tier, TierLoad]) -> dict[Tier, TierFacts]:
-    """What each tier can take: the config's settings first, else what its engine says."""
-    facts = {}
-    for tier in TIERS:
-        load = loads.get(tier)
-        found = load.facts if load is not None else EngineFacts()
-        facts[tier] = TierFacts(
-            context_tokens=config.context_tokens(tier) or found.context_tokens,
-            vision=_first_known(config.capability(tier, "vision"), found.vision),
-            tools=_first_known(config.capability(tier, "tools"), found.tools),
-        )
-    return facts
-
-
-def _first_known(setting: bool | None, found: bool | None) -> bool | None:
-    return setting if setting is not None else found
-
-
-def _json_chars(value: object) -> int:
-    """Characters of ``value`` as JSON (tool definitions are part of the prompt)."""
-    try:
-        return len(orjson.dumps(value))
-    except TypeError:
-        return 0

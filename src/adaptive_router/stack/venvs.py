@@ -14,6 +14,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,13 +74,14 @@ def ensure_venv(spec: VenvSpec, root: Path, echo: Echo) -> Path:
 def _install(spec: VenvSpec, path: Path, echo: Echo) -> None:
     size = f" ({spec.size_hint})" if spec.size_hint else ""
     echo(f"installing {spec.name} into {path}{size}; later starts reuse it")
+    began = time.monotonic()
     log = path / "install.log"
     if not (path / "bin" / "python").exists():
         _run([sys.executable, "-m", "venv", str(path)], None, spec.name, echo)
     pip = [str(path / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off"]
     _run([*pip, *spec.requirements], log, spec.name, echo)
     (path / _DONE).write_text("\n".join(spec.requirements))
-    echo(f"{spec.name} installed")
+    echo(f"{spec.name} installed in {time.monotonic() - began:.0f} s")
 
 
 def _run(cmd: list[str], log: Path | None, name: str, echo: Echo) -> None:

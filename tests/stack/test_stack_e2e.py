@@ -47,7 +47,7 @@ def test_easy_prompt_low_hard_prompt_high(client: openai.OpenAI) -> None:
     _, hard = ask(client, HARD)
     assert easy["x-stratum-tier"] == "tier_low"
     assert hard["x-stratum-tier"] == "tier_high"
-    assert hard["x-stratum-rule"] == "default"
+    assert hard["x-stratum-rule"] == "complexity"
 
 
 def test_status_lists_every_part_healthy(stack: RunningStack) -> None:

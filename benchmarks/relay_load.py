@@ -4,17 +4,18 @@
     .venv/bin/python benchmarks/relay_load.py --users 200 --tokens 300 --rounds 3
     .venv/bin/python benchmarks/relay_load.py --soak-s 600      # 10 minutes at 200 streams
 
-``--users`` closed-loop users (200) each send a ShareGPT prompt (the package's bundled
-prompts, ``adaptive_router.data``), model "auto" so the scorer and the rule chain run, and
-read the streamed answer: ``--tokens`` content events (300) ``--gap-ms`` apart (30 ms, about
-33 tokens/s) from a paced fake engine (``adaptive_router.bench.fake_engine``, its own
-process). ``direct`` (to the engine) and ``stratum`` (the router in front of it, its own
-process) take turns for ``--phase-s`` each, ``--rounds`` times. Reported per target: the
-requests answered and the errors (a status other than 200, a stream without [DONE] or with
-an error event: must be 0), TTFT p50 and p99, inter-token latency (ITL, the gap between
-consecutive content events as the client reads them) p99, and, for stratum, the router's CPU
-in cores (all its processes, from /proc). Then the added TTFT p50/p99 and ITL p99 (stratum
-minus direct), as medians over the rounds.
+``--users`` closed-loop users (200), their starts spread over one answer's length as real
+users arrive (not in one burst), each send a ShareGPT prompt (the package's bundled prompts,
+``adaptive_router.data``), model "auto" so the scorer and the rule chain run, and read the
+streamed answer: ``--tokens`` content events (300) ``--gap-ms`` apart (30 ms, about 33
+tokens/s) from a paced fake engine (``adaptive_router.bench.fake_engine``, its own process).
+``direct`` (to the engine) and ``stratum`` (the router in front of it, its own process) take
+turns for ``--phase-s`` each, ``--rounds`` times. Reported per target: the requests answered
+and the errors (a status other than 200, a stream without [DONE] or with an error event:
+must be 0), TTFT p50 and p99, inter-token latency (ITL, the gap between consecutive content
+events as the client reads them) p99, and, for stratum, the router's CPU in cores (all its
+processes, from /proc). Then the added TTFT p50/p99 and ITL p99 (stratum minus direct), as
+medians over the rounds.
 
 ``--soak-s`` runs only stratum for that long and samples its RSS, open file descriptors and
 live asyncio tasks every 10 s; after the load it waits for the connections to close and
@@ -101,6 +102,8 @@ async def users(
     rng = random.Random(0)
 
     async def user(n: int) -> None:
+        # users start spread over one answer's length, as real ones arrive, not in one burst
+        await asyncio.sleep(n * opts.tokens * opts.gap_ms / 1e3 / opts.users)
         i = 0
         while time.perf_counter() < deadline:
             prompt: Prompt = rng.choice(prompts)

@@ -45,10 +45,12 @@ async def test_only_chosen_keys_may_force_a_tier(
         assert reply.status == 401, reply.body
         error = reply.json()["error"]
         assert error["code"] == "tier_forcing_not_allowed"
-        assert "sk-ops" not in error["message"] and "sk-guess" not in error["message"]
+        assert "sk-ops" not in error["message"]
+        assert "sk-guess" not in error["message"]
     assert "gemma4-smart" in anonymous[0].json()["error"]["message"]
     assert "x-stratum-tier" in anonymous[2].json()["error"]["message"]
-    assert low.seen == [] and high.seen == []  # refused before any upstream was asked
+    assert low.seen == []
+    assert high.seen == []
     adaptive = await call(app, CHAT, chat("auto"))
     assert adaptive.status == 200
     assert adaptive.headers["x-stratum-rule"] != "override"

@@ -5,7 +5,6 @@ test_services_stack.py runs the real ones."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 import stat
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from adaptive_router.stack.config import ServicesConfig
 from adaptive_router.stack.process import Launch
 from adaptive_router.stack.services import check_ports, parse_with, plan_services
 from adaptive_router.stack.venvs import VenvSpec, ensure_venv
-from tests.stack.conftest import stratum
+from tests.stack.conftest import busy_port, stratum
 
 ENGINES = {"tier_low": ["http://127.0.0.1:8081/v1"], "tier_high": ["http://127.0.0.1:8082/v1"]}
 
@@ -128,10 +127,7 @@ def test_a_generated_key_is_passed_to_litellm_and_openwebui(tmp_path: Path) -> N
 
 
 def test_a_service_port_in_use_or_shared_is_refused(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with busy_port() as port:
         planned = plan_services(
             ["litellm"], ServicesConfig(litellm_port=port), ProxyConfig(), ENGINES, tmp_path
         )

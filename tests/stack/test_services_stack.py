@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,14 @@ import pytest
 
 from adaptive_router.bench.fake_engine import free_port
 from adaptive_router.stack.state import pid_alive
-from tests.stack.conftest import RunningStack, shut_down, start_stack, stratum, wait_up
+from tests.stack.conftest import (
+    RunningStack,
+    busy_port,
+    shut_down,
+    start_stack,
+    stratum,
+    wait_up,
+)
 
 pytestmark = [pytest.mark.engine, pytest.mark.services]
 
@@ -157,10 +163,7 @@ def test_down_stops_the_services_too(services: tuple[RunningStack, int, int]) ->
 
 
 def test_a_service_port_in_use_stops_up_before_anything_starts(tmp_path: Path) -> None:
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
+    with busy_port() as port:
         running = start_stack(tmp_path, "--with", "prometheus", "--services-prometheus-port",
                               str(port))  # fmt: skip
         assert running.process.wait(60) == 1

@@ -5,6 +5,7 @@ test_services_stack.py runs the real ones."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
 from pathlib import Path
 
@@ -145,3 +146,19 @@ def test_a_failed_install_says_so_and_is_tried_again_next_time(tmp_path: Path) -
         ensure_venv(spec, tmp_path, said.append)
     assert said[0].startswith(f"installing broken-1 into {tmp_path / 'broken-1'}")
     assert not (tmp_path / "broken-1" / ".stratum-installed").exists()
+
+
+def test_dry_run_with_services_prints_them_but_never_the_keys(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LITELLM_MASTER_KEY=sk-kept-in-dotenv\n")
+    without_key = {k: v for k, v in os.environ.items() if k != "LITELLM_MASTER_KEY"}
+    done = stratum(
+        "up", "--dry-run", "--with", "litellm,openwebui,prometheus", "--run-dir",
+        str(tmp_path / "run"), cwd=tmp_path, env=without_key,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for launch in ("# litellm -> ", "# openwebui -> ", "# prometheus -> "):
+        assert launch in done.stdout
+    assert f"# LiteLLM master key: {tmp_path / '.env'}" in done.stdout
+    assert "sk-kept-in-dotenv" not in done.stdout
+    assert "OPENAI_API_KEY='<the LiteLLM master key>'" in done.stdout
+    assert not (tmp_path / "run").exists()

@@ -24,6 +24,13 @@ from tests.stack.conftest import busy_port, stratum
 ENGINES = {"tier_low": ["http://127.0.0.1:8081/v1"], "tier_high": ["http://127.0.0.1:8082/v1"]}
 
 
+@pytest.fixture(autouse=True)
+def no_master_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Plans here must not see a LITELLM_MASTER_KEY, or a .env, of the machine's."""
+    monkeypatch.delenv("LITELLM_MASTER_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
 def test_with_takes_any_subset_in_start_order() -> None:
     assert parse_with("prometheus, LiteLLM") == ("litellm", "prometheus")
     assert parse_with("openwebui,openwebui") == ("openwebui",)

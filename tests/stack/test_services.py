@@ -22,6 +22,7 @@ from adaptive_router.stack.venvs import VenvSpec, ensure_venv
 from tests.stack.conftest import busy_port, stratum
 
 ENGINES = {"tier_low": ["http://127.0.0.1:8081/v1"], "tier_high": ["http://127.0.0.1:8082/v1"]}
+KEPT = ("litellm-master-key", "openwebui/secret-key")  # secrets a start keeps in the run dir
 
 
 @pytest.fixture(autouse=True)
@@ -169,3 +170,11 @@ def test_dry_run_with_services_prints_them_but_never_the_keys(tmp_path: Path) ->
     assert "sk-kept-in-dotenv" not in done.stdout
     assert "OPENAI_API_KEY='<the LiteLLM master key>'" in done.stdout
     assert not (tmp_path / "run").exists()
+
+
+def test_dry_run_masks_the_keys_a_real_start_kept(tmp_path: Path) -> None:
+    plan(tmp_path, "litellm", "openwebui", dry_run=False)  # as a first `stratum up` leaves them
+    kept = [(tmp_path / "run" / name).read_text().strip() for name in KEPT]
+    launches, _notes = plan(tmp_path, "litellm", "openwebui")
+    shown = " ".join(f"{k}={v}" for launch in launches.values() for k, v in launch.env)
+    assert all(secret not in shown for secret in kept)

@@ -84,9 +84,8 @@ def plan_services(
         launches.append(_litellm(config, router, proxy, upstream_key, key, run_dir))
     if "openwebui" in names:
         secret = kept_secret(run_dir / "openwebui" / "secret-key", create=not dry_run)
-        env = openwebui.environment(
-            run_dir / "openwebui", api, key, config.task_model, secret or "<generated at start>"
-        )
+        secret = secret if secret and not dry_run else "<kept in openwebui/secret-key>"
+        env = openwebui.environment(run_dir / "openwebui", api, key, config.task_model, secret)
         args = ("serve", "--host", HOST, "--port", str(config.openwebui_port))
         launches.append(
             _venv_launch("openwebui", openwebui.SPEC, config, "open-webui", args, env, "/health")

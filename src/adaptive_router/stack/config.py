@@ -151,7 +151,7 @@ class StackConfig:
     ready_timeout_s: float = setting(
         180.0, "Seconds an engine may take to load its model.", 1.0, 3600.0
     )
-    restart_engines: bool = setting(True, "Restart an engine that exits unexpectedly.")
+    restart_engines: bool = setting(True, "Restart an engine or service that exits unexpectedly.")
     strict: bool = setting(
         False,
         "Refuse to start when the engines will not fit in the free GPU memory NVML reports "

@@ -21,7 +21,7 @@ import pytest
 
 from adaptive_router.bench.fake_engine import FakeEngine, free_port
 from adaptive_router.proxy import load_settings
-from adaptive_router.proxy.server import DrainGate, DrainingServer, make_server
+from adaptive_router.proxy.server import DrainingServer, make_server
 from tests.proxy.asgi import call
 
 CHAT = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -96,14 +96,12 @@ async def test_an_oversized_request_head_gets_a_431(low: FakeEngine) -> None:
 
 
 async def test_health_answers_503_while_draining(low: FakeEngine) -> None:
-    settings = load_settings(
-        environ={}, overrides={"tier_low_url": low.url, "tier_high_url": low.url}
-    )
-    from adaptive_router.proxy import create_app
-
-    gate = DrainGate(create_app(settings))
+    overrides = {"tier_low_url": low.url, "tier_high_url": low.url}
+    server = make_server(load_settings(environ={}, overrides=overrides), log_level="warning")
+    gate = server.gate
     assert (await call(gate, "/health", method="GET")).status == 200
-    gate.draining = True
+    server.handle_exit(signal.SIGTERM, None)  # what uvicorn's signal handler calls
+    assert server.should_exit
     reply = await call(gate, "/health", method="GET")
     assert reply.status == 503
     assert reply.json() == {"status": "draining"}

@@ -84,9 +84,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 class DrainGate:
     """Wraps the app so that ``/health`` answers 503 once the server has been told to stop.
 
-    uvicorn stops accepting at once; a request that still reaches the app while in-flight
-    ones finish (one already on its way in, or a probe on a kept-alive connection) learns
-    that this server is going away, so a load balancer takes it out of rotation.
+    uvicorn stops accepting at once; a health probe that still reaches the app while
+    in-flight requests finish (one already on its way in) learns that this server is going
+    away, so a load balancer takes it out of rotation.
     """
 
     def __init__(self, app: Any) -> None:

@@ -53,6 +53,8 @@ from _proxy_targets import Target, child, cpu_s, start_litellm, start_stratum
 from adaptive_router.bench import fake_engine
 from adaptive_router.bench.fake_engine import free_port, new_loop
 from adaptive_router.proxy.server import sigterm_as_interrupt
+from adaptive_router.stack import litellm
+from adaptive_router.stack.venvs import venv_bin, venv_root
 from proxy_overhead import Load, closed_loop, request_body
 
 DEFAULT_LITELLM = Path(__file__).resolve().parents[1] / ".bench-venvs/litellm/bin/litellm"
@@ -88,11 +90,16 @@ class Figures:
 
 
 def litellm_binary(given: Path | None) -> Path | None:
-    """The LiteLLM binary to run: the one given, else the default venv's, else PATH's."""
+    """The LiteLLM binary to run: the one given, else the one ``stratum up --with litellm``
+    installed, else .bench-venvs/litellm's, else PATH's."""
     if given is not None:
         return given if given.exists() else None
+    stack = venv_bin(litellm.SPEC, venv_root(), "litellm")
+    for candidate in (stack, DEFAULT_LITELLM):
+        if candidate.exists():
+            return candidate
     found = shutil.which("litellm")
-    return DEFAULT_LITELLM if DEFAULT_LITELLM.exists() else Path(found) if found else None
+    return Path(found) if found else None
 
 
 def start_shape(
@@ -219,8 +226,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add(
         "--litellm",
         type=Path,
-        help="the litellm binary (default: .bench-venvs/litellm/bin/litellm, else litellm on "
-        "PATH; LiteLLM is skipped with a note when none is found)",
+        help="the litellm binary (default: the one stratum up --with litellm installed, else "
+        ".bench-venvs/litellm/bin/litellm, else litellm on PATH; LiteLLM is skipped with a "
+        "note when none is found)",
     )
     add(
         "--baseline",

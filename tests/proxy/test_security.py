@@ -123,3 +123,17 @@ async def test_nothing_from_the_client_changes_the_upstream_url(
     assert {s.path for s in seen} == {"/v1/chat/completions", "/v1/completions"}
     own_hosts = {low.url.split("/")[2], high.url.split("/")[2]}
     assert {s.headers["host"] for s in seen} <= own_hosts
+
+
+async def test_a_cookie_an_upstream_sets_never_reaches_another_client_request(
+    make_app: AppFactory, low: FakeEngine
+) -> None:
+    # by name, not IP: aiohttp's default cookie jar ignores cookies from IP addresses
+    app = await make_app(tier_low_url=low.url.replace("127.0.0.1", "localhost"))
+    low.headers = {"set-cookie": "session=alice-only; Path=/"}
+    streamed = chat("gemma4-lite", stream=True)
+    first = await call(app, CHAT, streamed)
+    assert first.status == 200
+    low.headers = {}
+    await call(app, CHAT, streamed)
+    assert "cookie" not in low.seen[-1].headers  # the shared client keeps no cookie jar

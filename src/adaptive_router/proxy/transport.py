@@ -97,8 +97,13 @@ def new_client() -> Client:
 
 
 def _session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    # No cookie jar: one session serves every client, so a cookie an upstream set in one
+    # client's answer must never ride along on the next client's request.
     return aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=False
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None),
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

@@ -158,3 +158,56 @@ async def test_sigterm_drains_every_stream_in_flight_and_refuses_new_ones(
             process.kill()
             process.wait()
         await engine.stop()
+
+
+async def read_until_cut(session: aiohttp.ClientSession, url: str, started: asyncio.Event) -> bytes:
+    body = b""
+    async with session.post(url, json=CHAT) as response:
+        with contextlib.suppress(aiohttp.ClientPayloadError):
+            while data := await response.content.readany():
+                body += data
+                started.set()
+    return body
+
+
+async def test_streams_still_running_at_the_drain_timeout_end_with_an_error_event(
+    tmp_path: Path,
+) -> None:
+    engine = await FakeEngine(name="tok", chunks=200, delay_s=0.05, keep_requests=False).start()
+    port = free_port()
+    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
+               "--tier-high-url", engine.url, "--port", str(port), "--drain-timeout-s", "1",
+               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
+    with (tmp_path / "router.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, "the router exited at start"
+                assert time.monotonic() < deadline, "the router did not start"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url + "/health") as health:
+                        if health.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+            started = [asyncio.Event() for _ in range(3)]
+            streams = [
+                asyncio.create_task(read_until_cut(session, url + "/v1/chat/completions", s))
+                for s in started
+            ]
+            await asyncio.gather(*(s.wait() for s in started))
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(15):  # 10 s of stream left: cut after the 1 s drain
+                bodies = await asyncio.gather(*streams)
+        for body in bodies:
+            assert b"data: [DONE]" not in body
+            last = body.rstrip().rsplit(b"\n\n", 1)[-1]
+            assert b"the router is shutting down" in last, body[-300:]
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        await engine.stop()

@@ -11,6 +11,7 @@ own (the OpenAI SDKs raise it), never with half an event, and never hangs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,6 +103,13 @@ async def relay_stream(
         error = f"stream stalled: no chunk for {idle_s:g} s"
     except (aiohttp.ClientError, OSError) as exc:
         error = f"stream broke: {type(exc).__name__}: {exc}"
+    except asyncio.CancelledError:
+        # the server's drain timeout ran out (a client that left never reads this): say so
+        # rather than let the stream stop mid-answer without a word
+        reason = f"{label} stream cut: the router is shutting down"
+        with contextlib.suppress(Exception):
+            await ex.body(error_event(reason, code=503, type_="service_unavailable"))
+        raise
     finally:
         if ended and error is None:
             response.release()  # read to the end: the connection goes back to the pool

@@ -78,6 +78,25 @@ async def test_silent_clients_are_closed_and_real_ones_still_served(low: FakeEng
             assert health.status == 200
 
 
+async def test_a_body_that_never_finishes_is_cut_off(low: FakeEngine) -> None:
+    async with serving(low.url, body_timeout_s=0.5) as (_server, url):
+        port = int(url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json"
+            b"\r\ncontent-length: 1000\r\n\r\n" + b'{"model": "auto", '
+        )  # and the other 982 bytes never come
+        assert await closed_by_server(reader, 5.0)
+        writer.close()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url + "/v1/chat/completions", json=CHAT) as answer,
+        ):
+            assert answer.status == 200  # a request that sends its body in time is served
+            await answer.read()
+    assert len(low.seen) == 1
+
+
 async def test_an_oversized_request_head_gets_a_431(low: FakeEngine) -> None:
     async with serving(low.url, max_header_kb=4) as (_, url), aiohttp.ClientSession() as session:
         big = {"x-padding": "a" * 5000}

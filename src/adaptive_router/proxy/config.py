@@ -99,6 +99,9 @@ class ProxyConfig:
     header_timeout_s: float = setting(
         10.0, "Seconds a client may take to send a request's headers.", 0.1, 3600.0
     )
+    body_timeout_s: float = setting(
+        60.0, "Seconds a client may take to send a request's body, after its headers.", 0.1, 3600.0
+    )
     drain_timeout_s: float = setting(
         30.0,
         "On SIGTERM: seconds in-flight requests get to finish (new connections are refused).",

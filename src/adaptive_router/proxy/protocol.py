@@ -1,11 +1,12 @@
-"""uvicorn's httptools protocol with two guards it lacks: a header timeout and a head size cap.
+"""uvicorn's httptools protocol with the guards it lacks: request timeouts and a head size cap.
 
-uvicorn waits for a request's headers for as long as a client cares to take, and keeps them
-all in memory whatever their size: 1,000 clients that connect and send nothing, or trickle a
-header a minute, hold 1,000 connections for ever, and one 100 MB header is read whole. Here
-every request must have sent its complete head (request line and headers) within
-``header_timeout_s`` of its first byte (of the connection, for the first request), or the
-connection is closed; and a head larger than ``max_head_bytes`` is answered 431 and closed.
+uvicorn waits for a request for as long as a client cares to take, and keeps its headers in
+memory whatever their size: 1,000 clients that connect and send nothing, or trickle a byte a
+minute, hold 1,000 connections for ever, and one 100 MB header is read whole. Here every
+request must have sent its complete head (request line and headers) within
+``header_timeout_s`` of its first byte (of the connection, for the first request) and its
+body within ``body_timeout_s`` of its head, or the connection is closed; and a head larger
+than ``max_head_bytes`` is answered 431 and closed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     """
 
     header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
     max_head_bytes: int = 32 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -59,7 +61,12 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_header_timer()
+        self._arm_header_timer(self.body_timeout_s)  # now for the body
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
         if not self._head_too_large:
@@ -84,9 +91,11 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._head_too_large = True
             raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
 
-    def _arm_header_timer(self) -> None:
+    def _arm_header_timer(self, timeout_s: float | None = None) -> None:
         if self._header_timer is None:
-            self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_timeout)
+            self._header_timer = self.loop.call_later(
+                timeout_s or self.header_timeout_s, self._header_timeout
+            )
 
     def _disarm_header_timer(self) -> None:
         if self._header_timer is not None:
@@ -99,7 +108,13 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.transport.close()
 
 
-def guarded_protocol(header_timeout_s: float, max_head_bytes: int) -> type[GuardedHttpTools]:
+def guarded_protocol(
+    header_timeout_s: float, body_timeout_s: float, max_head_bytes: int
+) -> type[GuardedHttpTools]:
     """A :class:`GuardedHttpTools` class with these limits, for ``uvicorn.Config(http=...)``."""
-    limits = {"header_timeout_s": header_timeout_s, "max_head_bytes": max_head_bytes}
+    limits = {
+        "header_timeout_s": header_timeout_s,
+        "body_timeout_s": body_timeout_s,
+        "max_head_bytes": max_head_bytes,
+    }
     return type("GuardedHttpTools", (GuardedHttpTools,), limits)

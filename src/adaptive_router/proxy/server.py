@@ -117,8 +117,8 @@ def make_server(settings: Settings, *, log_level: str = "info") -> DrainingServe
 
     ``server.run()`` serves in a loop of its own; ``await server.serve()`` in the caller's
     (``stratum up`` supervises its engines beside it). uvicorn picks uvloop when it is
-    installed (``uvicorn[standard]``); the HTTP protocol is httptools' with a header
-    timeout and a head size cap (:mod:`adaptive_router.proxy.protocol`). On SIGTERM the
+    installed (``uvicorn[standard]``); the HTTP protocol is httptools' with header and
+    body timeouts and a head size cap (:mod:`adaptive_router.proxy.protocol`). On SIGTERM the
     server stops accepting, ``/health`` answers 503 and in-flight requests get
     ``drain_timeout_s`` to finish.
     """
@@ -129,7 +129,9 @@ def make_server(settings: Settings, *, log_level: str = "info") -> DrainingServe
         gate,
         host=proxy.host,
         port=proxy.port,
-        http=guarded_protocol(proxy.header_timeout_s, int(proxy.max_header_kb * 1024)),
+        http=guarded_protocol(
+            proxy.header_timeout_s, proxy.body_timeout_s, int(proxy.max_header_kb * 1024)
+        ),
         lifespan="on",
         access_log=False,
         proxy_headers=False,  # X-Forwarded-* rewriting is not needed: clients are not logged

@@ -34,22 +34,22 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_timer: asyncio.TimerHandle | None = None
+        self._sending_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._head_too_large = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_header_timer()
+        self._arm_sending_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_timer()
+        self._disarm_sending_timer()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
-        self._arm_header_timer()
+        self._arm_sending_timer()
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -60,12 +60,12 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._disarm_header_timer()
-        self._arm_header_timer(self.body_timeout_s)  # now for the body
+        self._disarm_sending_timer()
+        self._arm_sending_timer(self.body_timeout_s)  # now for the body
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm_header_timer()
+        self._disarm_sending_timer()
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -91,19 +91,19 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._head_too_large = True
             raise _HeadTooLarge  # the parser stops; uvicorn calls send_400_response
 
-    def _arm_header_timer(self, timeout_s: float | None = None) -> None:
-        if self._header_timer is None:
-            self._header_timer = self.loop.call_later(
-                timeout_s or self.header_timeout_s, self._header_timeout
+    def _arm_sending_timer(self, timeout_s: float | None = None) -> None:
+        if self._sending_timer is None:
+            self._sending_timer = self.loop.call_later(
+                timeout_s or self.header_timeout_s, self._too_slow
             )
 
-    def _disarm_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+    def _disarm_sending_timer(self) -> None:
+        if self._sending_timer is not None:
+            self._sending_timer.cancel()
+            self._sending_timer = None
 
-    def _header_timeout(self) -> None:
-        self._header_timer = None
+    def _too_slow(self) -> None:
+        self._sending_timer = None
         if not self.transport.is_closing():
             self.transport.close()
 

@@ -127,61 +127,48 @@ async def test_health_answers_503_while_draining(low: FakeEngine) -> None:
     assert (await call(gate, "/v1/models", method="GET")).status == 200  # the rest still served
 
 
-async def read_stream(session: aiohttp.ClientSession, url: str, started: asyncio.Event) -> bytes:
-    async with session.post(url, json=CHAT) as response:
-        assert response.status == 200
-        body = await response.content.readany()
-        started.set()
-        return body + await response.read()
+async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Until ``url``/health answers 200; fails if the process exits or 30 s pass."""
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            assert process.poll() is None, "the router exited"
+            assert time.monotonic() < deadline, "the router did not answer /health"
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url + "/health") as health:
+                    if health.status == 200:
+                        return
+            await asyncio.sleep(0.1)
 
 
-async def test_sigterm_drains_every_stream_in_flight_and_refuses_new_ones(
-    tmp_path: Path,
-) -> None:
-    engine = await FakeEngine(name="tok", chunks=40, delay_s=0.05, keep_requests=False).start()
+@contextlib.asynccontextmanager
+async def router_process(
+    upstream: str, log: Path, *flags: str
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m adaptive_router.middleware`` on a free port in front of ``upstream``, as a
+    user starts it: (the process, its base URL), once healthy; killed if still running."""
     port = free_port()
-    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
-               "--tier-high-url", engine.url, "--port", str(port), "--drain-timeout-s", "20",
-               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
-    with (tmp_path / "router.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", upstream,
+               "--tier-high-url", upstream, "--port", str(port), "--vram-poll-interval-ms", "0",
+               "--log-level", "warning", *flags]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, "the router exited at start"
-                assert time.monotonic() < deadline, "the router did not start"
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(url + "/health") as health:
-                        if health.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            started = [asyncio.Event() for _ in range(40)]
-            streams = [
-                asyncio.create_task(read_stream(session, url + "/v1/chat/completions", s))
-                for s in started
-            ]
-            await asyncio.gather(*(s.wait() for s in started))
-            process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(0.5)  # uvicorn notices within 0.1 s and closes its socket
-            with pytest.raises(ConnectionRefusedError):
-                await asyncio.open_connection("127.0.0.1", port)
-            bodies = await asyncio.gather(*streams)
-        for body in bodies:
-            assert body.rstrip().endswith(b"data: [DONE]")
-            assert body.count(b'"tok-') == 40  # every content event, none lost
-        assert process.wait(30) == 0
+        url = f"http://127.0.0.1:{port}"
+        await wait_healthy(url, process)
+        yield process, url
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        await engine.stop()
 
 
-async def read_until_cut(session: aiohttp.ClientSession, url: str, started: asyncio.Event) -> bytes:
+async def read_stream(session: aiohttp.ClientSession, url: str, started: asyncio.Event) -> bytes:
+    """The whole body of a streamed answer, however it ends; ``started`` set at its first
+    bytes."""
     body = b""
     async with session.post(url, json=CHAT) as response:
+        assert response.status == 200
         with contextlib.suppress(aiohttp.ClientPayloadError):
             while data := await response.content.readany():
                 body += data
@@ -189,44 +176,55 @@ async def read_until_cut(session: aiohttp.ClientSession, url: str, started: asyn
     return body
 
 
+async def streams_then_sigterm(
+    process: subprocess.Popen[bytes], url: str, count: int
+) -> tuple[aiohttp.ClientSession, list[asyncio.Task[bytes]]]:
+    """``count`` streams started (each past its first bytes), then SIGTERM to the router."""
+    session = aiohttp.ClientSession()
+    started = [asyncio.Event() for _ in range(count)]
+    streams = [
+        asyncio.create_task(read_stream(session, url + "/v1/chat/completions", s)) for s in started
+    ]
+    await asyncio.gather(*(s.wait() for s in started))
+    process.send_signal(signal.SIGTERM)
+    return session, streams
+
+
+async def test_sigterm_drains_every_stream_in_flight_and_refuses_new_ones(
+    tmp_path: Path,
+) -> None:
+    engine = await FakeEngine(name="tok", chunks=40, delay_s=0.05, keep_requests=False).start()
+    log = tmp_path / "router.log"
+    try:
+        async with router_process(engine.url, log, "--drain-timeout-s", "20") as (process, url):
+            session, streams = await streams_then_sigterm(process, url, 40)
+            async with session:
+                await asyncio.sleep(0.5)  # uvicorn notices within 0.1 s and closes its socket
+                with pytest.raises(ConnectionRefusedError):
+                    await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+                bodies = await asyncio.gather(*streams)
+            for body in bodies:
+                assert body.rstrip().endswith(b"data: [DONE]")
+                assert body.count(b'"tok-') == 40  # every content event, none lost
+            assert process.wait(30) == 0
+    finally:
+        await engine.stop()
+
+
 async def test_streams_still_running_at_the_drain_timeout_end_with_an_error_event(
     tmp_path: Path,
 ) -> None:
     engine = await FakeEngine(name="tok", chunks=200, delay_s=0.05, keep_requests=False).start()
-    port = free_port()
-    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
-               "--tier-high-url", engine.url, "--port", str(port), "--drain-timeout-s", "1",
-               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
-    with (tmp_path / "router.log").open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "router.log"
     try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, "the router exited at start"
-                assert time.monotonic() < deadline, "the router did not start"
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(url + "/health") as health:
-                        if health.status == 200:
-                            break
-                await asyncio.sleep(0.1)
-            started = [asyncio.Event() for _ in range(3)]
-            streams = [
-                asyncio.create_task(read_until_cut(session, url + "/v1/chat/completions", s))
-                for s in started
-            ]
-            await asyncio.gather(*(s.wait() for s in started))
-            process.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(15):  # 10 s of stream left: cut after the 1 s drain
+        async with router_process(engine.url, log, "--drain-timeout-s", "1") as (process, url):
+            session, streams = await streams_then_sigterm(process, url, 3)
+            async with session, asyncio.timeout(15):  # 10 s of stream left; the drain is 1 s
                 bodies = await asyncio.gather(*streams)
-        for body in bodies:
-            assert b"data: [DONE]" not in body
-            last = body.rstrip().rsplit(b"\n\n", 1)[-1]
-            assert b"the router is shutting down" in last, body[-300:]
-        assert process.wait(30) == 0
+            for body in bodies:
+                assert b"data: [DONE]" not in body
+                last = body.rstrip().rsplit(b"\n\n", 1)[-1]
+                assert b"the router is shutting down" in last, body[-300:]
+            assert process.wait(30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         await engine.stop()

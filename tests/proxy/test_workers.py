@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 
-from adaptive_router.bench.fake_engine import FakeEngine, free_port
+from adaptive_router.bench.fake_engine import FakeEngine
+from tests.proxy.test_server_guards import router_process, wait_healthy
 
 BODY = {"model": "auto", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -49,45 +48,22 @@ def connections_to(pid: int, port: int) -> int:
     return count
 
 
-async def wait_healthy(
-    session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "the router exited at start"
-        assert time.monotonic() < deadline, "the router did not start"
-        try:
-            async with session.get(url + "/health") as health:
-                if health.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-
-
 async def test_workers_share_the_port_are_replaced_when_they_die_and_stop_on_sigterm(
     tmp_path: Path,
 ) -> None:
     engine = await FakeEngine(name="tok", chunks=4, keep_requests=False).start()
     engine_port = int(engine.url.split(":")[2].split("/")[0])
-    port = free_port()
-    command = [sys.executable, "-m", "adaptive_router.middleware", "--tier-low-url", engine.url,
-               "--tier-high-url", engine.url, "--port", str(port), "--workers", "2",
-               "--vram-poll-interval-ms", "0", "--log-level", "warning"]  # fmt: skip
     log = tmp_path / "router.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        connector = aiohttp.TCPConnector(force_close=True)  # a new connection per request
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_healthy(session, url, process)
+        async with router_process(engine.url, log, "--workers", "2") as (process, url):
             workers = children(process.pid)
             assert len(workers) == 2, workers
-            for _ in range(40):
-                async with session.post(url + "/v1/chat/completions", json=BODY) as answer:
-                    assert answer.status == 200
-                    assert (await answer.read()).rstrip().endswith(b"data: [DONE]")
+            connector = aiohttp.TCPConnector(force_close=True)  # a new connection per request
+            async with aiohttp.ClientSession(connector=connector) as session:
+                for _ in range(40):
+                    async with session.post(url + "/v1/chat/completions", json=BODY) as answer:
+                        assert answer.status == 200
+                        assert (await answer.read()).rstrip().endswith(b"data: [DONE]")
             # each worker answered some: each holds its own pooled connections upstream
             assert all(connections_to(pid, engine_port) > 0 for pid in workers)
             os.kill(workers[0], signal.SIGKILL)
@@ -95,15 +71,12 @@ async def test_workers_share_the_port_are_replaced_when_they_die_and_stop_on_sig
             while workers[0] in children(process.pid) or len(children(process.pid)) < 2:
                 assert time.monotonic() < deadline, "the dead worker was not replaced"
                 await asyncio.sleep(0.2)
-            await wait_healthy(session, url, process)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
+            await wait_healthy(url, process)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers[1:])
         banner = log.read_text()
         assert "workers: 2 processes" in banner
         assert "starting another" in banner
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         await engine.stop()

@@ -118,13 +118,16 @@ async def test_health_answers_503_while_draining(low: FakeEngine) -> None:
     overrides = {"tier_low_url": low.url, "tier_high_url": low.url}
     server = make_server(load_settings(environ={}, overrides=overrides), log_level="warning")
     gate = server.gate
-    assert (await call(gate, "/health", method="GET")).status == 200
-    server.handle_exit(signal.SIGTERM, None)  # what uvicorn's signal handler calls
-    assert server.should_exit
-    reply = await call(gate, "/health", method="GET")
-    assert reply.status == 503
-    assert reply.json() == {"status": "draining"}
-    assert (await call(gate, "/v1/models", method="GET")).status == 200  # the rest still served
+    try:
+        assert (await call(gate, "/health", method="GET")).status == 200
+        server.handle_exit(signal.SIGTERM, None)  # what uvicorn's signal handler calls
+        assert server.should_exit
+        reply = await call(gate, "/health", method="GET")
+        assert reply.status == 503
+        assert reply.json() == {"status": "draining"}
+        assert (await call(gate, "/v1/models", method="GET")).status == 200  # the rest served
+    finally:
+        await gate.app.shutdown()  # no lifespan ran: stop the router's monitor threads
 
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from adaptive_router.errors import StackError, StratumError
 from adaptive_router.proxy.config import Settings
-from adaptive_router.proxy.server import check_port_free, make_server, sigterm_as_interrupt
+from adaptive_router.proxy.server import (
+    DrainingServer,
+    check_port_free,
+    make_server,
+    sigterm_as_interrupt,
+)
 from adaptive_router.stack.config import StackConfig
 from adaptive_router.stack.engines import HOST, plan_engines
 from adaptive_router.stack.fit_check import check_stack_fits
@@ -87,12 +92,15 @@ def up(
             state = _state(settings, engines, run_dir)
             state.parts += [service.part() for service in extras]
             run_dir.write(state)
-            banner = _ready_banner(settings, run_dir.path, time.monotonic() - began)
-            echo("\n".join([banner, *banner_lines(extras, plan.notes)]))
+
+            def banner() -> str:
+                first = _ready_banner(settings, run_dir.path, time.monotonic() - began)
+                return "\n".join([first, *banner_lines(extras, plan.notes)])
+
             # uvicorn re-raises the signal it caught; the handler above turns that into
             # KeyboardInterrupt, which unwinds here and stops the engines.
             parts: list[Engine | Service] = [*engines, *extras]
-            asyncio.run(_serve(settings, parts, stack, run_dir, state, echo, log_level))
+            asyncio.run(_serve(settings, parts, stack, run_dir, state, echo, log_level, banner))
     except KeyboardInterrupt:
         echo("interrupted")
     finally:
@@ -192,16 +200,24 @@ async def _serve(
     state: StackState,
     echo: Echo,
     log_level: str,
+    banner: Callable[[], str],
 ) -> None:
+    """Serve the router; the banner is printed once it listens, so its URL answers at once."""
     server = make_server(settings, log_level=log_level)
-    supervisor = None
+    tasks = [asyncio.create_task(_announce(server, banner, echo))]
     if stack.restart_engines and engines:
-        supervisor = asyncio.create_task(_supervise(engines, run_dir, state, echo))
+        tasks.append(asyncio.create_task(_supervise(engines, run_dir, state, echo)))
     try:
         await server.serve()
     finally:
-        if supervisor is not None:
-            supervisor.cancel()
+        for task in tasks:
+            task.cancel()
+
+
+async def _announce(server: DrainingServer, banner: Callable[[], str], echo: Echo) -> None:
+    while not server.started:
+        await asyncio.sleep(0.02)
+    echo(banner())
 
 
 def _label(child: Engine | Service) -> str:

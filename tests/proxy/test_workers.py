@@ -51,7 +51,7 @@ def connections_to(pid: int, port: int) -> int:
 async def test_workers_share_the_port_are_replaced_when_they_die_and_stop_on_sigterm(
     tmp_path: Path,
 ) -> None:
-    engine = await FakeEngine(name="tok", chunks=4, keep_requests=False).start()
+    engine = await FakeEngine(name="tok", chunks=60, delay_s=0.05, keep_requests=False).start()
     engine_port = int(engine.url.split(":")[2].split("/")[0])
     log = tmp_path / "router.log"
     try:
@@ -60,12 +60,20 @@ async def test_workers_share_the_port_are_replaced_when_they_die_and_stop_on_sig
             assert len(workers) == 2, workers
             connector = aiohttp.TCPConnector(force_close=True)  # a new connection per request
             async with aiohttp.ClientSession(connector=connector) as session:
-                for _ in range(40):
+
+                async def stream() -> bytes:
                     async with session.post(url + "/v1/chat/completions", json=BODY) as answer:
                         assert answer.status == 200
-                        assert (await answer.read()).rstrip().endswith(b"data: [DONE]")
-            # each worker answered some: each holds its own pooled connections upstream
-            assert all(connections_to(pid, engine_port) > 0 for pid in workers)
+                        return await answer.read()
+
+                streams = [asyncio.create_task(stream()) for _ in range(40)]
+                # 40 streams of 3 s each: the kernel spreads their connections over both
+                # workers, so each relays some at once through upstream connections of its own
+                while not all(connections_to(pid, engine_port) > 0 for pid in workers):
+                    assert not all(s.done() for s in streams), "a worker relayed no stream"
+                    await asyncio.sleep(0.05)
+                for body in await asyncio.gather(*streams):
+                    assert body.rstrip().endswith(b"data: [DONE]")
             os.kill(workers[0], signal.SIGKILL)
             deadline = time.monotonic() + 30
             while workers[0] in children(process.pid) or len(children(process.pid)) < 2:

@@ -88,9 +88,9 @@ class RouterState:
     gpu: VRAMSnapshot
     latency: Mapping[Tier, TierLatency]
     engines: Mapping[Tier, TierLoad]
-    tiers: Mapping[Tier, TierFacts] = field(default_factory=dict)
-    threshold: float = 0.65
-    sessions: int = 0
+    tiers: Mapping[Tier, TierFacts]
+    threshold: float
+    sessions: int
 
 
 class AdaptiveRouter:
@@ -220,11 +220,7 @@ class AdaptiveRouter:
         if key is not None and chosen != pinned and (first or rule_name == SessionRule.name):
             self._sessions.pin(key, chosen)
         signals = _signals(gpu, latency, engines)
-        limits = (
-            needs.output_limits({t: f.context_tokens for t, f in tiers.items()})
-            if needs.flexible
-            else needs.output_tokens
-        )
+        limits = needs.output_limits({t: f.context_tokens for t, f in tiers.items()})
         return Decision(
             chosen, rule_name, reason, score.total, score.breakdown, signals, threshold,
             needs.prompt_tokens, limits,

@@ -22,7 +22,7 @@ import orjson
 from adaptive_router.errors import BadRequest, UpstreamUnavailable
 from adaptive_router.proxy.asgi import Exchange, disconnected
 from adaptive_router.proxy.config import ProxyConfig
-from adaptive_router.proxy.limits import max_tokens_for, with_max_tokens
+from adaptive_router.proxy.limits import with_max_tokens
 from adaptive_router.proxy.metrics import ProxyMetrics
 from adaptive_router.proxy.relay import relay_stream, relay_whole
 from adaptive_router.proxy.requests import CompletionRequest
@@ -201,7 +201,7 @@ class Forwarder:
         tier = upstream.tier
         config = self.config.tier(tier)
         model = await self.resolve_model(upstream, min(config.connect_timeout_s, 2.0))
-        limit = job.decision.max_tokens.get(tier, max_tokens_for(job.request.max_tokens, config))
+        limit = job.decision.max_tokens[tier]
         body = orjson.dumps(_payload(job.request, model, limit))
         upstream.begin(time.monotonic())
         in_flight = self.metrics.in_flight.labels(tier)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-_NAMES = ("max_tokens", "max_completion_tokens")
+MAX_TOKENS_NAMES = ("max_tokens", "max_completion_tokens")  # the later wins when both are sent
 
 
 class Limits(Protocol):
@@ -53,7 +53,7 @@ def with_max_tokens(payload: dict[str, Any], asked: int | None, limit: int) -> d
         if limit:
             payload["max_tokens"] = limit
         return payload
-    for name in _NAMES:
+    for name in MAX_TOKENS_NAMES:
         value = payload.get(name)
         if isinstance(value, int) and value > limit:
             payload[name] = limit

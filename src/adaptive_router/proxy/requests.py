@@ -15,6 +15,7 @@ import orjson
 
 from adaptive_router.errors import BadRequest, PayloadTooLarge
 from adaptive_router.proxy.asgi import Receive
+from adaptive_router.proxy.limits import MAX_TOKENS_NAMES
 from adaptive_router.scoring.text import Prompt
 
 MAX_MESSAGES = 10_000  # far beyond any context window; bounds the work spent on one request
@@ -143,7 +144,7 @@ def _max_tokens(payload: dict[str, Any]) -> int | None:
     given, else ``max_tokens``, as the engines read them (llama-server and vLLM let the newer
     name win when both are sent); None when neither is."""
     asked = None
-    for name in ("max_tokens", "max_completion_tokens"):
+    for name in MAX_TOKENS_NAMES:
         value = payload.get(name)
         if value is None:
             continue

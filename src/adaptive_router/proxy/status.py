@@ -67,7 +67,7 @@ class StatusBoard:
                 "ttft_ema_ms": latency[tier].ttft_ms,
                 "total_ema_ms": latency[tier].total_ms,
                 "engine": _engine_view(state.engines.get(tier)),
-                "context_tokens": state.tiers[tier].context_tokens if state.tiers else None,
+                "context_tokens": state.tiers[tier].context_tokens,
             }
         config, gpu = state.config, state.gpu
         return {

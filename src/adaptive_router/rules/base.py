@@ -17,7 +17,7 @@ from typing import Protocol
 
 from adaptive_router.config import RoutingConfig
 from adaptive_router.scoring import Score
-from adaptive_router.signals import TierLatency, TierLoad, VRAMSnapshot
+from adaptive_router.signals import EngineFacts, TierLatency, TierLoad, VRAMSnapshot
 from adaptive_router.tiers import Tier
 
 
@@ -58,14 +58,9 @@ class Needs:
         return limits
 
 
-@dataclass(frozen=True, slots=True)
-class TierFacts:
-    """What a tier can take: its context window and capabilities (None = unknown), as set
-    in the config or else as its engine reports them."""
-
-    context_tokens: int | None = None
-    vision: bool | None = None
-    tools: bool | None = None
+# What a tier can take: its context window and capabilities (None = unknown), as set in the
+# config or else as its engine reports them (adaptive_router.needs.tier_facts).
+TierFacts = EngineFacts
 
 
 @dataclass(frozen=True, slots=True)

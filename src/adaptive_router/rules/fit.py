@@ -71,8 +71,8 @@ class ContextRule:
         fits = [tier for tier in TIERS if need[tier] <= (window[tier] or need[tier])]
         if len(fits) == len(TIERS):
             return None
-        prompt_fits = any(needs.prompt_tokens < (window[tier] or 0) for tier in TIERS)
-        if not fits and not (needs.flexible and prompt_fits):
+        roomy = [tier for tier in TIERS if needs.prompt_tokens < (window[tier] or 0)]
+        if not fits and not (needs.flexible and roomy):
             sizes = ", ".join(f"{tier} {window[tier]}" for tier in TIERS)
             raise BadRequest(
                 f"This request needs about {max(need.values())} tokens (prompt about "
@@ -89,7 +89,6 @@ class ContextRule:
                 f"about {need[short]} tokens (prompt ~{needs.prompt_tokens} + max_tokens "
                 f"{needs.output_tokens.get(short, 0)}) > {short} context {window[short]}",
             )
-        roomy = [tier for tier in TIERS if needs.prompt_tokens < (window[tier] or 0)]
         tier = max(roomy, key=lambda t: window[t] or 0)
         return Verdict(
             tier,

@@ -79,10 +79,6 @@ class LlamaServerSpec:
             health_url=f"http://{self.host}:{self.port}/health",
         )
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
 
 class LlamaServer(Child):
     """One llama-server child process: start, wait until healthy, stop (no orphans)."""

@@ -84,8 +84,7 @@ def render(launches: Sequence[Launch], notes: Sequence[str] = ()) -> str:
 
 def _wrapped(launch: Launch) -> str:
     """The launch's shell line, broken before an option where it would pass _WIDTH."""
-    words = [f"{k}={shlex.quote(v)}" for k, v in launch.env]
-    words += [shlex.quote(a) for a in launch.argv]
+    words = launch.words()
     lines = [words[0]]
     for word in words[1:]:
         if word.startswith("-") and len(lines[-1]) + 1 + len(word) > _WIDTH:

@@ -43,10 +43,13 @@ class Launch:
     files: tuple[tuple[Path, str], ...] = ()
     health_url: str = ""
 
+    def words(self) -> list[str]:
+        """The command's shell words, quoted: its environment first, then its arguments."""
+        return [f"{k}={shlex.quote(v)}" for k, v in self.env] + [shlex.quote(a) for a in self.argv]
+
     def shell(self) -> str:
         """The command as one copy-pasteable shell line, its environment first."""
-        assignments = [f"{k}={shlex.quote(v)}" for k, v in self.env]
-        return " ".join(assignments + [shlex.quote(a) for a in self.argv])
+        return " ".join(self.words())
 
     def write_files(self) -> None:
         for path, text in self.files:

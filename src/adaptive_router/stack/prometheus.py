@@ -134,10 +134,6 @@ def _split(url: str) -> tuple[str, str]:
     return parts.scheme, f"{host}:{port}"
 
 
-def _target(url: str) -> str:
-    return _split(url)[1]
-
-
 def prometheus_command(
     binary: Path, config: Path, data_dir: Path, port: int, host: str = "127.0.0.1"
 ) -> list[str]:

@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from adaptive_router.errors import ConfigError, StackError
 from adaptive_router.proxy.config import ProxyConfig
 from adaptive_router.proxy.server import check_port_free
@@ -152,10 +150,7 @@ def _prometheus(
         notes.append(f"prometheus: {exc}")
     path = run_dir / "prometheus.yml"
     # The config as data, written by Child.start (so --dry-run can print it).
-    target = prometheus._target
-    jobs = {tier: [target(url) for url in urls] for tier, urls in engine_urls.items()}
-    data = prometheus.scrape_config(target(router), jobs, str(prometheus.RULES_FILE))
-    text = yaml.safe_dump(data, sort_keys=False)
+    text = prometheus.config_text(router, engine_urls)
     port = config.prometheus_port
     argv = prometheus.prometheus_command(binary, path, run_dir / "prometheus", port)
     health = f"http://{HOST}:{port}/-/ready"

@@ -78,16 +78,16 @@ def up(
         with sigterm_as_interrupt():
             engines = _plan_engines(settings, stack, run_dir)
             _check_ports(settings, engines)
-            urls = _point_tiers_at(settings, engines).proxy
-            engine_urls: dict[str, Sequence[str]] = {t: urls.tier(t).url for t in TIERS}
-            plan = plan_services(services, stack.services, urls, engine_urls, run_dir.path)
-            check_service_ports(plan, [settings.proxy.port, *(e.port for e in engines)])
+            settings = _point_tiers_at(settings, engines)
+            proxy = settings.proxy
+            engine_urls: dict[str, Sequence[str]] = {t: proxy.tier(t).url for t in TIERS}
+            plan = plan_services(services, stack.services, proxy, engine_urls, run_dir.path)
+            check_service_ports(plan, [proxy.port, *(e.port for e in engines)])
             _check_fit(engines, stack, echo)
             install_services(services, stack.services, echo)
             extras = services_of(plan, run_dir.log)
             start_services(extras, echo)  # they boot while the engines load
             _start_engines(engines, stack, echo)
-            settings = _point_tiers_at(settings, engines)
             wait_services(extras, stack.services.ready_timeout_s, echo)
             state = _state(settings, engines, run_dir)
             state.parts += [service.part() for service in extras]

@@ -80,7 +80,7 @@ def _llama_cpp(shape: ModelShape, o: FitOptions, needed: Estimate, gpu: Gpu | No
     def fits_ctx(ctx: int) -> bool:
         return estimate(shape, dataclasses.replace(o, ctx=ctx)).total_bytes <= budget
 
-    per_slot = o.ctx if o.kv_unified else max(1, o.ctx // o.parallel)
+    per_slot = o.slot_tokens
 
     def fits_parallel(n: int) -> bool:
         ctx = o.ctx if o.kv_unified else per_slot * n

@@ -58,12 +58,19 @@ def nvml_snapshot(indices: tuple[int, ...] = (), nvml: Any = None) -> VRAMSnapsh
 
 def nvml_gpu(index: int = 0, nvml: Any = None) -> tuple[Gpu | None, str]:
     """GPU ``index`` as NVML sees it now, or None and the reason it cannot be read."""
-    snapshot = nvml_snapshot((index,), nvml)
+    return nvml_gpus((index,), nvml)
+
+
+def nvml_gpus(indices: tuple[int, ...] = (), nvml: Any = None) -> tuple[Gpu | None, str]:
+    """The GPUs ``indices`` (empty: every one NVML reports) as one, or None and the reason
+    they cannot be read (llama-server spreads its layers over all of them)."""
+    snapshot = nvml_snapshot(indices, nvml)
     if not snapshot.available or not snapshot.gpus:
         return None, snapshot.error or "NVML reported no GPU"
-    reading = snapshot.gpus[0]
-    gpu = Gpu(round(reading.total_gb * GiB), round(reading.free_gb * GiB), f"NVML, GPU {index}")
-    return gpu, ""
+    total = sum(g.total_gb for g in snapshot.gpus)
+    free = sum(g.free_gb for g in snapshot.gpus)
+    names = ", ".join(str(g.index) for g in snapshot.gpus)
+    return Gpu(round(total * GiB), round(free * GiB), f"NVML, GPU {names}"), ""
 
 
 def given_gpu(gb: float) -> Gpu:

@@ -71,6 +71,11 @@ class FitOptions:
             raise ConfigError(f"ubatch must be from 1 to 65536, got {self.ubatch}")
         check_kv_dtype(self.engine, self.kv_dtype)
 
+    @property
+    def slot_tokens(self) -> int:
+        """The tokens one slot gets: the whole context when unified, else its share."""
+        return self.ctx if self.kv_unified else max(1, self.ctx // self.parallel)
+
 
 @dataclass(frozen=True, slots=True)
 class KVCache:

@@ -148,10 +148,9 @@ def _limits(report: FitReport) -> list[str]:
     o = report.options
     ctx = "none" if report.max_ctx is None else f"{report.max_ctx:,} tokens"
     if o.engine == "llama.cpp":
-        per_slot = o.ctx if o.kv_unified else max(1, o.ctx // o.parallel)
         slots = report.max_parallel or "none"
         return [
             f"largest  -c that fits with -np {o.parallel}: {ctx}",
-            f"         -np that fits at {per_slot} tokens a slot: {slots}",
+            f"         -np that fits at {o.slot_tokens} tokens a slot: {slots}",
         ]
     return [f"largest  --max-model-len for {o.parallel} sequence(s): {ctx}"]

@@ -21,7 +21,7 @@ from typing import Any
 
 from adaptive_router.errors import StackError, StratumError
 from adaptive_router.fit import FitOptions, Gpu, estimate, load_model
-from adaptive_router.fit.load import nvml_snapshot
+from adaptive_router.fit.load import nvml_gpus
 from adaptive_router.fit.memory import GiB
 from adaptive_router.stack.llama import LlamaServerSpec
 
@@ -90,7 +90,7 @@ def check_stack_fits(
         return result
     why = ""
     if gpu is None:
-        gpu, why = _nvml_gpus(nvml)
+        gpu, why = nvml_gpus(nvml=nvml)
     if gpu is not None:
         needs += tuple((name, round(share * gpu.total_bytes)) for name, share in shares)
     elif shares:
@@ -113,17 +113,6 @@ def _weights_on_cpu(spec: LlamaServerSpec) -> bool:
 
 def _needed(spec: LlamaServerSpec) -> int:
     return estimate(load_model(spec.model), engine_options(spec)).total_bytes
-
-
-def _nvml_gpus(nvml: Any) -> tuple[Gpu | None, str]:
-    """Every GPU NVML reports, as one: llama-server spreads its layers over all of them."""
-    snapshot = nvml_snapshot(nvml=nvml)
-    if not snapshot.available or not snapshot.gpus:
-        return None, snapshot.error or "NVML reported no GPU"
-    total = sum(g.total_gb for g in snapshot.gpus)
-    free = sum(g.free_gb for g in snapshot.gpus)
-    names = ", ".join(str(g.index) for g in snapshot.gpus)
-    return Gpu(round(total * GiB), round(free * GiB), f"NVML, GPU {names}"), ""
 
 
 def _verdict(needs: tuple[tuple[str, int], ...], gpu: Gpu | None, why: str) -> StackFit:

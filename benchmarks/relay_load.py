@@ -51,6 +51,8 @@ from adaptive_router.data import bundled
 from adaptive_router.proxy.server import sigterm_as_interrupt
 
 PROBE = Path(__file__).with_name("_router_probe.py")
+# what is compared, Stratum minus direct: (label, percentile, Phase attribute)
+_ADDED = (("TTFT p50", 50, "ttft_s"), ("TTFT p99", 99, "ttft_s"), ("ITL p99", 99, "itl_s"))
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def row(name: str, r: int, phase: Phase) -> str:
 async def compare(direct: Target, stratum: Target, opts: Options) -> None:
     print("| round | target | answered | errors | TTFT p50 ms | TTFT p99 ms | ITL p99 ms | cores |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    added: dict[str, list[float]] = {"TTFT p50": [], "TTFT p99": [], "ITL p99": []}
+    added: dict[str, list[float]] = {label: [] for label, _, _ in _ADDED}
     cores: list[float] = []
     errors = 0
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=3)
@@ -158,13 +160,10 @@ async def compare(direct: Target, stratum: Target, opts: Options) -> None:
                 print(row(target.name, r, phases[target.name]), flush=True)
             d, s = phases["direct"], phases["stratum"]
             errors += sum(d.errors.values()) + sum(s.errors.values())
-            for label, q, attr in (("TTFT p50", 50, "ttft_s"), ("TTFT p99", 99, "ttft_s")):
+            for label, q, attr in _ADDED:
                 a, b = ms(getattr(s, attr), q), ms(getattr(d, attr), q)
                 if a is not None and b is not None:
                     added[label].append(a - b)
-            a, b = ms(s.itl_s, 99), ms(d.itl_s, 99)
-            if a is not None and b is not None:
-                added["ITL p99"].append(a - b)
             if s.cores is not None:
                 cores.append(s.cores)
     print(f"\nStratum minus direct, medians over {opts.rounds} rounds (min to max):")

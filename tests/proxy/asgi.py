@@ -79,3 +79,8 @@ async def call(
 
     await app(scope, receive, send)
     return reply
+
+
+def chat(model: str = "auto", text: str = "hi", **extra: object) -> dict[str, object]:
+    """A chat request body with one user message."""
+    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}

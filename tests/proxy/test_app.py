@@ -9,7 +9,7 @@ import pytest
 
 from adaptive_router import RoutingConfig
 from adaptive_router.bench.fake_engine import FakeEngine
-from tests.proxy.asgi import call
+from tests.proxy.asgi import call, chat
 from tests.proxy.conftest import AppFactory
 
 CHAT = "/v1/chat/completions"
@@ -18,10 +18,6 @@ HARD = {
     "model": "auto",
     "messages": [{"role": "user", "content": "Prove the Riemann hypothesis step by step"}],
 }
-
-
-def chat(model: str = "auto", text: str = "hi", **extra: object) -> dict[str, object]:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
 async def test_routes_by_complexity_and_says_so(make_app: AppFactory) -> None:

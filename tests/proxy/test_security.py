@@ -14,14 +14,10 @@ from adaptive_router.bench.fake_engine import FakeEngine
 from adaptive_router.errors import ConfigError
 from adaptive_router.proxy import load_settings
 from adaptive_router.proxy.requests import MAX_MESSAGES
-from tests.proxy.asgi import call
+from tests.proxy.asgi import call, chat
 from tests.proxy.conftest import AppFactory
 
 CHAT = "/v1/chat/completions"
-
-
-def chat(model: str = "auto", text: str = "hi", **extra: object) -> dict[str, object]:
-    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
 @pytest.fixture

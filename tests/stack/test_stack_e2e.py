@@ -17,7 +17,7 @@ import pytest
 
 from adaptive_router.bench.fake_engine import free_port
 from adaptive_router.stack.state import pid_alive
-from tests.stack.conftest import RunningStack, start_stack, stop, stratum, wait_up
+from tests.stack.conftest import RunningStack, busy_port, start_stack, stop, stratum, wait_up
 
 # every test here runs llama-server: the shared stack, or a stack of its own
 pytestmark = pytest.mark.engine
@@ -106,12 +106,7 @@ def test_down_stops_everything_and_frees_ports(tmp_path: Path) -> None:
 
 
 def test_port_in_use_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with busy_port() as port:
         done = stratum(
             "up", "--run-dir", str(tmp_path), "--engine-high-port", str(port),
             "--port", str(free_port()), "--engine-low-port", str(free_port()),
